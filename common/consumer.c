@@ -1,0 +1,652 @@
+/* consumer.c — the consumer loop (see consumer.h). One thread does everything in order:
+ * poll → decode → BEGIN → dedupe → apply → record → offsets → dead letters out → COMMIT.
+ * Rebalance callbacks run inside rd_kafka_consumer_poll, between batches or while one is
+ * being collected; a revoked partition's collected messages are dropped (its new owner
+ * starts from the offset stored in PostgreSQL). */
+#include "consumer.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "deadletter.h"
+#include "health.h"
+#include "kafka_conf.h"
+#include "log.h"
+#include "metrics.h"
+
+#define MAX_HEADERS 32
+
+typedef struct consumer {
+    const of_config *cfg;
+    const of_consumer_spec *spec;
+    volatile sig_atomic_t *stop;
+    char group[160];
+    rd_kafka_t *rk;
+    of_deadletter *dl;
+    of_db *db;
+    of_validator *validator;
+    of_batch batch;
+    size_t cap;
+    atomic_bool kafka_up;
+    atomic_llong kafka_checked_ms;
+    struct {
+        of_metric *consumed, *applied, *rejected, *invalid, *duplicates, *batches, *retries;
+        of_metric *batch_seconds, *e2e_seconds, *db_up, *kafka_up, *assigned;
+    } m;
+} consumer;
+
+void of_item_reject(of_item *it, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(it->reason, sizeof it->reason, fmt, ap);
+    va_end(ap);
+    it->state = OF_ITEM_REJECTED;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void metrics_setup(consumer *c)
+{
+    char l[128];
+    snprintf(l, sizeof l, "topic=\"%s\"", c->spec->topic);
+    c->m.consumed = of_counter("orderflow_events_consumed_total", "Messages taken from Kafka", l);
+    c->m.applied = of_counter("orderflow_events_applied_total", "Events applied to PostgreSQL", l);
+    c->m.rejected = of_counter("orderflow_events_rejected_total",
+                               "Valid events refused by a rule (dead-lettered)", l);
+    c->m.invalid = of_counter("orderflow_events_invalid_total",
+                              "Messages that are not valid events (dead-lettered)", l);
+    c->m.duplicates = of_counter("orderflow_events_duplicate_total",
+                                 "Events skipped because (source, id) was applied before", l);
+    c->m.batches = of_counter("orderflow_batches_total", "Batches committed", l);
+    c->m.retries = of_counter("orderflow_batch_retries_total",
+                              "Batches rolled back and retried (database or Kafka trouble)", l);
+    c->m.batch_seconds =
+        of_histogram("orderflow_batch_duration_seconds", "Time to apply and commit a batch", l,
+                     of_latency_buckets, of_latency_bucket_count);
+    c->m.e2e_seconds = of_histogram("orderflow_event_latency_seconds",
+                                    "Publish (Kafka timestamp) to committed in PostgreSQL", l,
+                                    of_latency_buckets, of_latency_bucket_count);
+    c->m.db_up = of_gauge("orderflow_db_up", "1 when PostgreSQL is reachable", NULL);
+    c->m.kafka_up = of_gauge("orderflow_kafka_up", "1 when a Kafka broker is reachable", NULL);
+    c->m.assigned = of_gauge("orderflow_partitions_assigned", "Partitions this process owns", l);
+}
+
+/* ---- batch items --------------------------------------------------------------------- */
+
+static void item_release(of_item *it)
+{
+    of_event_clear(&it->ev);
+    if (it->msg)
+        rd_kafka_message_destroy(it->msg);
+    it->msg = NULL;
+}
+
+static void batch_clear(consumer *c)
+{
+    for (size_t i = 0; i < c->batch.n; i++)
+        item_release(&c->batch.items[i]);
+    c->batch.n = 0;
+}
+
+/* Drops collected messages of partitions that were just revoked. */
+static void batch_drop_partitions(consumer *c, const rd_kafka_topic_partition_list_t *parts)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < c->batch.n; i++) {
+        of_item *it = &c->batch.items[i];
+        int revoked = 0;
+        for (int k = 0; k < parts->cnt; k++)
+            if (parts->elems[k].partition == it->partition &&
+                strcmp(parts->elems[k].topic, it->topic) == 0)
+                revoked = 1;
+        if (revoked)
+            item_release(it);
+        else
+            c->batch.items[keep++] = *it;
+    }
+    c->batch.n = keep;
+}
+
+static void decode_item(consumer *c, of_item *it)
+{
+    const rd_kafka_message_t *m = it->msg;
+    of_header hdrs[MAX_HEADERS];
+    size_t nh = 0;
+    rd_kafka_headers_t *kh = NULL;
+    if (rd_kafka_message_headers(m, &kh) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char *name;
+        const void *val;
+        size_t size;
+        while (nh < MAX_HEADERS &&
+               rd_kafka_header_get_all(kh, nh, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            hdrs[nh].name = name;
+            hdrs[nh].value = val;
+            hdrs[nh].size = size;
+            nh++;
+        }
+    }
+    of_message_in in = {.topic = it->topic,
+                        .key = m->key ? m->key : "",
+                        .key_len = m->key ? m->key_len : 0,
+                        .value = m->payload ? m->payload : "",
+                        .len = m->len,
+                        .headers = hdrs,
+                        .nheaders = nh,
+                        .max_bytes = c->cfg->max_event_bytes};
+    of_error err;
+    if (of_event_decode(c->validator, &in, &it->ev, &err)) {
+        it->state = OF_ITEM_INVALID;
+        snprintf(it->reason, sizeof it->reason, "%s", err.msg);
+    } else {
+        it->state = OF_ITEM_PENDING;
+    }
+}
+
+/* ---- rebalancing ----------------------------------------------------------------------- */
+
+/* Sets each partition's offset to the one stored in PostgreSQL (beginning when none). */
+static int load_offsets(consumer *c, rd_kafka_topic_partition_list_t *parts, of_error *err)
+{
+    if (of_db_ensure(c->db, err))
+        return -1;
+    const char *params[] = {c->group, c->spec->topic};
+    PGresult *r = of_db_exec(c->db,
+                             "SELECT partition, next_offset FROM consumer_offsets "
+                             "WHERE group_id = $1 AND topic = $2",
+                             2, params, err);
+    if (!r)
+        return -1;
+    for (int k = 0; k < parts->cnt; k++) {
+        parts->elems[k].offset = RD_KAFKA_OFFSET_BEGINNING;
+        for (int row = 0; row < PQntuples(r); row++)
+            if (atoi(PQgetvalue(r, row, 0)) == parts->elems[k].partition)
+                parts->elems[k].offset = atoll(PQgetvalue(r, row, 1));
+    }
+    PQclear(r);
+    return 0;
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    consumer *c = opaque;
+    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        of_error err;
+        for (int attempt = 0; load_offsets(c, parts, &err); attempt++) {
+            of_warn("cannot read stored offsets, retrying: %s", err.msg);
+            if (*c->stop)
+                break;
+            of_backoff_sleep(attempt);
+            of_health_beat();
+        }
+        for (int k = 0; k < parts->cnt; k++)
+            of_info("assigned %s[%d] from offset %lld", parts->elems[k].topic,
+                    parts->elems[k].partition, (long long)parts->elems[k].offset);
+        if (cooperative) {
+            rd_kafka_error_t *ke = rd_kafka_incremental_assign(rk, parts);
+            if (ke)
+                rd_kafka_error_destroy(ke);
+        } else {
+            rd_kafka_assign(rk, parts);
+        }
+        of_metric_add(c->m.assigned, parts->cnt);
+    } else {
+        of_info("%d partition(s) revoked%s", parts->cnt,
+                e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "" : " (lost)");
+        batch_drop_partitions(c, parts);
+        if (cooperative) {
+            rd_kafka_error_t *ke = rd_kafka_incremental_unassign(rk, parts);
+            if (ke)
+                rd_kafka_error_destroy(ke);
+            of_metric_add(c->m.assigned, -parts->cnt);
+        } else {
+            rd_kafka_assign(rk, NULL);
+            of_metric_set(c->m.assigned, 0);
+        }
+    }
+}
+
+static void error_cb(rd_kafka_t *rk, int e, const char *reason, void *opaque)
+{
+    (void)rk;
+    consumer *c = opaque;
+    if (e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        atomic_store(&c->kafka_up, false);
+        of_metric_set(c->m.kafka_up, 0);
+    }
+    of_warn("kafka: %s", reason);
+}
+
+static bool ready_cb(void *ctx, char *reason, size_t sz)
+{
+    consumer *c = ctx;
+    int64_t t = mono_ms();
+    if (t - atomic_load(&c->kafka_checked_ms) > 2000) {
+        const struct rd_kafka_metadata *md = NULL;
+        bool up = rd_kafka_metadata(c->rk, 0, NULL, &md, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        atomic_store(&c->kafka_up, up);
+        of_metric_set(c->m.kafka_up, up);
+        atomic_store(&c->kafka_checked_ms, t);
+    }
+    bool db = of_db_reachable(c->db), kafka = atomic_load(&c->kafka_up);
+    if (!db)
+        snprintf(reason, sz, "PostgreSQL unreachable");
+    else if (!kafka)
+        snprintf(reason, sz, "Kafka unreachable");
+    return db && kafka;
+}
+
+/* ---- one batch ------------------------------------------------------------------------- */
+
+typedef struct id_ref {
+    const char *source, *id;
+    size_t index;
+} id_ref;
+
+static int cmp_ids(const void *a, const void *b)
+{
+    const id_ref *p = a, *q = b;
+    int r = strcmp(p->source, q->source);
+    if (!r)
+        r = strcmp(p->id, q->id);
+    if (!r)
+        r = p->index < q->index ? -1 : (p->index > q->index);
+    return r;
+}
+
+/* Marks later copies of the same (source, id) within the batch as duplicates. */
+static void dedupe_in_batch(of_batch *b)
+{
+    size_t n = 0;
+    id_ref *refs = malloc(b->n * sizeof *refs);
+    if (!refs)
+        return; /* the unique key of applied_events still refuses a second copy */
+    for (size_t i = 0; i < b->n; i++)
+        if (b->items[i].state == OF_ITEM_PENDING)
+            refs[n++] = (id_ref){b->items[i].ev.source, b->items[i].ev.id, i};
+    qsort(refs, n, sizeof *refs, cmp_ids);
+    for (size_t k = 1; k < n; k++)
+        if (strcmp(refs[k - 1].source, refs[k].source) == 0 &&
+            strcmp(refs[k - 1].id, refs[k].id) == 0)
+            b->items[refs[k].index].state = OF_ITEM_DUPLICATE;
+    free(refs);
+}
+
+static char *json_take(json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return s;
+}
+
+/* Marks items whose (source, id) is already in applied_events as duplicates. */
+static int dedupe_in_db(consumer *c, of_error *err)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < c->batch.n; i++) {
+        const of_item *it = &c->batch.items[i];
+        if (it->state == OF_ITEM_PENDING)
+            json_array_append_new(arr, json_pack("{s:I,s:s,s:s}", "n", (json_int_t)i, "s",
+                                                 it->ev.source, "i", it->ev.id));
+    }
+    if (json_array_size(arr) == 0) {
+        json_decref(arr);
+        return 0;
+    }
+    char *js = json_take(arr);
+    const char *params[] = {js};
+    PGresult *r = of_db_exec(c->db,
+                             "SELECT u.n FROM json_to_recordset($1::json) AS u(n int, s text, i text) "
+                             "JOIN applied_events a ON a.source = u.s AND a.id = u.i",
+                             1, params, err);
+    free(js);
+    if (!r)
+        return -1;
+    for (int row = 0; row < PQntuples(r); row++) {
+        size_t i = (size_t)atol(PQgetvalue(r, row, 0));
+        if (i < c->batch.n)
+            c->batch.items[i].state = OF_ITEM_DUPLICATE;
+    }
+    PQclear(r);
+    return 0;
+}
+
+/* Records applied events and the next offsets of every partition in the batch. */
+static int record_progress(consumer *c, of_error *err)
+{
+    json_t *applied = json_array();
+    json_t *offsets = json_object();
+    for (size_t i = 0; i < c->batch.n; i++) {
+        const of_item *it = &c->batch.items[i];
+        char p[16];
+        snprintf(p, sizeof p, "%d", (int)it->partition);
+        json_object_set_new(offsets, p, json_integer(it->offset + 1));
+        if (it->state != OF_ITEM_APPLIED)
+            continue;
+        json_array_append_new(applied,
+                              json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:I,s:s}", "n", (json_int_t)i,
+                                        "s", it->ev.source, "i", it->ev.id, "t", it->ev.type,
+                                        "sub", it->ev.subject, "p", (int)it->partition, "o",
+                                        (json_int_t)it->offset, "et", it->ev.time));
+    }
+    char *ja = json_take(applied), *jo = json_take(offsets);
+    const char *params[] = {ja, jo, c->group, c->spec->topic};
+    int rc = of_db_run(
+        c->db,
+        "WITH ins AS (INSERT INTO applied_events (source, id, type, subject, topic, partition, "
+        "\"offset\", event_time) SELECT s, i, t, sub, $4, p, o, et::timestamptz "
+        "FROM json_to_recordset($1::json) AS u(n int, s text, i text, t text, sub text, p int, "
+        "o bigint, et text) ORDER BY n) "
+        "INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) "
+        "SELECT $3, $4, key::int, value::bigint FROM json_each_text($2::json) "
+        "ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = "
+        "GREATEST(consumer_offsets.next_offset, EXCLUDED.next_offset), updated_at = now()",
+        4, params, err);
+    free(ja);
+    free(jo);
+    return rc;
+}
+
+static int apply_once(consumer *c, of_error *err)
+{
+    of_batch *b = &c->batch;
+    for (size_t i = 0; i < b->n; i++) {
+        of_item *it = &b->items[i];
+        if (it->state != OF_ITEM_INVALID) {
+            it->state = OF_ITEM_PENDING;
+            it->reason[0] = '\0';
+        }
+    }
+    if (of_db_ensure(c->db, err))
+        return -1;
+    if (of_db_run(c->db, "BEGIN", 0, NULL, err))
+        return -1;
+    dedupe_in_batch(b);
+    if (dedupe_in_db(c, err) || c->spec->apply(c->spec->ctx, c->db, b, err))
+        goto rollback;
+    int dead = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        of_item *it = &b->items[i];
+        if (it->state == OF_ITEM_PENDING)
+            it->state = OF_ITEM_APPLIED;
+        if (it->state == OF_ITEM_INVALID || it->state == OF_ITEM_REJECTED) {
+            if (of_deadletter_store(c->db, it, err) || of_deadletter_publish(c->dl, it, err))
+                goto rollback;
+            dead++;
+        }
+    }
+    if (record_progress(c, err))
+        goto rollback;
+    if (dead && of_deadletter_flush(c->dl, 10000, err))
+        goto rollback;
+    if (of_db_run(c->db, "COMMIT", 0, NULL, err))
+        return -1;
+    return 0;
+rollback:;
+    of_error ignored;
+    if (of_db_conn(c->db))
+        if (of_db_run(c->db, "ROLLBACK", 0, NULL, &ignored))
+            of_db_reset(c->db);
+    return -1;
+}
+
+/* Tells Kafka where the group stands too, so lag is visible to tools (and KEDA); PostgreSQL
+ * stays the source of truth. */
+static void commit_to_kafka(consumer *c)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    for (size_t i = 0; i < c->batch.n; i++) {
+        const of_item *it = &c->batch.items[i];
+        rd_kafka_topic_partition_t *tp =
+            rd_kafka_topic_partition_list_find(l, it->topic, it->partition);
+        if (!tp)
+            tp = rd_kafka_topic_partition_list_add(l, it->topic, it->partition);
+        if (it->offset + 1 > tp->offset)
+            tp->offset = it->offset + 1;
+    }
+    rd_kafka_commit(c->rk, l, 1);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Applies the collected batch, retrying until it commits. Returns -1 only when a stop was
+ * requested while the batch still could not be committed. */
+static int process_batch(consumer *c)
+{
+    int64_t t0 = mono_ms();
+    for (size_t i = 0; i < c->batch.n; i++)
+        decode_item(c, &c->batch.items[i]);
+    of_error err;
+    for (int attempt = 0; apply_once(c, &err); attempt++) {
+        of_metric_add(c->m.retries, 1);
+        of_metric_set(c->m.db_up, of_db_reachable(c->db));
+        of_warn("batch of %zu event(s) not committed, will retry: %s", c->batch.n, err.msg);
+        if (*c->stop && attempt >= 5) {
+            of_err("stopping with %zu event(s) not committed; they will be consumed again",
+                   c->batch.n);
+            return -1;
+        }
+        of_backoff_sleep(attempt);
+        of_health_beat();
+    }
+    of_metric_set(c->m.db_up, 1);
+    int64_t done = now_ms();
+    double applied = 0, rejected = 0, invalid = 0, dup = 0;
+    for (size_t i = 0; i < c->batch.n; i++) {
+        const of_item *it = &c->batch.items[i];
+        switch (it->state) {
+        case OF_ITEM_APPLIED:
+            applied++;
+            break;
+        case OF_ITEM_REJECTED:
+            rejected++;
+            of_info("rejected %s %s/%s at %s[%d]@%lld: %s", it->ev.type, it->ev.source,
+                    it->ev.id, it->topic, (int)it->partition, (long long)it->offset,
+                    it->reason);
+            break;
+        case OF_ITEM_INVALID:
+            invalid++;
+            of_info("dead-lettered %s[%d]@%lld: %s", it->topic, (int)it->partition,
+                    (long long)it->offset, it->reason);
+            break;
+        case OF_ITEM_DUPLICATE:
+            dup++;
+            break;
+        case OF_ITEM_PENDING:
+            break;
+        }
+        if (it->published_ms > 0)
+            of_metric_observe(c->m.e2e_seconds, (double)(done - it->published_ms) / 1000.0);
+    }
+    of_metric_add(c->m.consumed, (double)c->batch.n);
+    of_metric_add(c->m.applied, applied);
+    of_metric_add(c->m.rejected, rejected);
+    of_metric_add(c->m.invalid, invalid);
+    of_metric_add(c->m.duplicates, dup);
+    of_metric_add(c->m.batches, 1);
+    of_metric_observe(c->m.batch_seconds, (double)(mono_ms() - t0) / 1000.0);
+    commit_to_kafka(c);
+    return 0;
+}
+
+/* ---- the loop -------------------------------------------------------------------------- */
+
+static int batch_push(consumer *c, rd_kafka_message_t *m)
+{
+    if (c->batch.n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 256;
+        of_item *items = realloc(c->batch.items, cap * sizeof *items);
+        if (!items)
+            return -1;
+        c->batch.items = items;
+        c->cap = cap;
+    }
+    of_item *it = &c->batch.items[c->batch.n++];
+    memset(it, 0, sizeof *it);
+    it->msg = m;
+    it->topic = rd_kafka_topic_name(m->rkt);
+    it->partition = m->partition;
+    it->offset = m->offset;
+    rd_kafka_timestamp_type_t tst;
+    it->published_ms = rd_kafka_message_timestamp(m, &tst);
+    return 0;
+}
+
+/* Collects up to batch_max messages, waiting at most batch_linger_ms after the first. */
+static void collect(consumer *c)
+{
+    int64_t deadline = 0;
+    while (c->batch.n < (size_t)c->cfg->batch_max) {
+        int timeout = 100;
+        if (c->batch.n) {
+            int64_t left = deadline - mono_ms();
+            if (left <= 0 || *c->stop)
+                timeout = 0;
+            else
+                timeout = (int)left;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout);
+        if (!m) {
+            if (c->batch.n || *c->stop || timeout == 100)
+                return;
+            continue;
+        }
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                of_warn("kafka: %s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            if (c->batch.n && mono_ms() >= deadline)
+                return;
+            continue;
+        }
+        atomic_store(&c->kafka_up, true);
+        if (batch_push(c, m)) {
+            rd_kafka_message_destroy(m);
+            return;
+        }
+        if (c->batch.n == 1)
+            deadline = mono_ms() + c->cfg->batch_linger_ms;
+    }
+}
+
+static int consumer_start(consumer *c, of_error *err)
+{
+    if (c->cfg->group_id[0])
+        snprintf(c->group, sizeof c->group, "%s", c->cfg->group_id);
+    else
+        snprintf(c->group, sizeof c->group, "orderflow-%s", c->spec->service);
+    c->validator = of_validator_new(err);
+    if (!c->validator)
+        return -1;
+    c->db = of_db_new(c->cfg->database_url, c->cfg->db_statement_timeout_ms, c->spec->service);
+    if (!c->db)
+        return of_error_set(err, "out of memory");
+    c->dl = of_deadletter_new(c->cfg, err);
+    if (!c->dl)
+        return -1;
+    const char *const defaults[] = {"group.id", c->group,
+                                    "enable.auto.commit", "false",
+                                    "enable.auto.offset.store", "false",
+                                    "auto.offset.reset", "earliest",
+                                    "enable.partition.eof", "false",
+                                    "session.timeout.ms", "10000",
+                                    "heartbeat.interval.ms", "2000",
+                                    "queued.max.messages.kbytes", "8192",
+                                    "fetch.max.bytes", "8388608",
+                                    "partition.assignment.strategy", "cooperative-sticky",
+                                    NULL};
+    rd_kafka_conf_t *conf = of_kafka_conf_new(c->cfg, defaults, err);
+    if (!conf)
+        return -1;
+    rd_kafka_conf_set_opaque(conf, c);
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    char errstr[512];
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!c->rk) {
+        rd_kafka_conf_destroy(conf);
+        return of_error_set(err, "cannot create the Kafka consumer: %s", errstr);
+    }
+    conf = NULL; /* now owned by c->rk */
+    rd_kafka_poll_set_consumer(c->rk);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, c->spec->topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e)
+        return of_error_set(err, "cannot subscribe to %s: %s", c->spec->topic,
+                            rd_kafka_err2str(e));
+    atomic_store(&c->kafka_up, true);
+    of_info("consuming %s as group %s", c->spec->topic, c->group);
+    return 0;
+}
+
+static void consumer_free(consumer *c)
+{
+    batch_clear(c);
+    free(c->batch.items);
+    if (c->rk) {
+        rd_kafka_consumer_close(c->rk);
+        rd_kafka_destroy(c->rk);
+    }
+    of_deadletter_free(c->dl);
+    of_db_free(c->db);
+    of_validator_free(c->validator);
+}
+
+int of_consumer_run(const of_config *cfg, const of_consumer_spec *spec,
+                    volatile sig_atomic_t *stop, of_error *err)
+{
+    consumer c = {.cfg = cfg, .spec = spec, .stop = stop};
+    metrics_setup(&c);
+    int rc = consumer_start(&c, err);
+    of_health *health = NULL;
+    if (rc == 0) {
+        health = of_health_start(cfg->http_port, ready_cb, &c, err);
+        if (!health && cfg->http_port)
+            rc = -1;
+    }
+    int64_t last_ping = mono_ms();
+    while (rc == 0 && !*stop) {
+        of_health_beat();
+        collect(&c);
+        if (c.batch.n) {
+            if (process_batch(&c))
+                rc = of_error_set(err, "stopped before the last batch could be committed");
+            batch_clear(&c);
+            last_ping = mono_ms();
+        } else if (mono_ms() - last_ping > 2000) {
+            /* idle: keep the readiness flag true to PostgreSQL's state */
+            of_error e;
+            if (of_db_ensure(c.db, &e) || of_db_run(c.db, "SELECT 1", 0, NULL, &e))
+                of_warn("%s", e.msg);
+            of_metric_set(c.m.db_up, of_db_reachable(c.db));
+            last_ping = mono_ms();
+        }
+    }
+    if (*stop)
+        of_info("stopping: last batch committed, leaving the group");
+    of_health_stop(health);
+    consumer_free(&c);
+    return rc;
+}

@@ -1,0 +1,64 @@
+/* consumer.h — the consumer loop, written once for every worker. It owns librdkafka's
+ * consumer API: poll a batch, decode and validate each message (event.h), drop events
+ * already applied (G2), hand the rest to the worker's apply function inside one PostgreSQL
+ * transaction, record dead letters (G4), store the next offsets in the same transaction
+ * (G1), publish dead letters to shop.deadletter, commit, and only then move on. A failed
+ * batch is rolled back and retried with backoff (G5); SIGTERM finishes the batch first.
+ * Partitions are assigned at the offsets stored in PostgreSQL, never Kafka's. */
+#ifndef OF_CONSUMER_H
+#define OF_CONSUMER_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "db.h"
+#include "event.h"
+#include "of_error.h"
+
+typedef enum {
+    OF_ITEM_PENDING,   /* valid and new: the worker applies it */
+    OF_ITEM_APPLIED,   /* the worker applied it */
+    OF_ITEM_REJECTED,  /* valid, but a rule refused it: dead letter, nothing applied */
+    OF_ITEM_INVALID,   /* not a valid event: dead letter */
+    OF_ITEM_DUPLICATE, /* (source, id) was applied before: skipped */
+} of_item_state;
+
+typedef struct of_item {
+    of_item_state state;
+    of_event ev; /* decoded event, unless INVALID */
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    int64_t published_ms; /* the message's Kafka timestamp */
+    char reason[OF_ERROR_MAX];
+    void *msg; /* the rd_kafka_message_t, owned by the loop */
+} of_item;
+
+typedef struct of_batch {
+    of_item *items;
+    size_t n;
+} of_batch;
+
+/* A rule refused this event: it is dead-lettered with the reason, nothing of it applied. */
+void of_item_reject(of_item *it, const char *fmt, ...) OF_PRINTF(2, 3);
+
+/* Applies the PENDING items of a batch, in order, inside the open transaction. Items left
+ * PENDING count as applied. Returns 0, or -1 with err on a database error (the loop rolls
+ * back and retries the whole batch, so the function must not keep state across calls). */
+typedef int (*of_apply_fn)(void *ctx, of_db *db, of_batch *batch, of_error *err);
+
+typedef struct of_consumer_spec {
+    const char *service; /* "order-worker": group orderflow-<service> unless KAFKA_GROUP_ID */
+    const char *topic;
+    of_apply_fn apply;
+    void *ctx;
+} of_consumer_spec;
+
+/* Runs until *stop becomes non-zero. 0 after a clean stop (batch finished, committed, group
+ * left); -1 with err when start-up fails or the last batch could not be committed. */
+int of_consumer_run(const of_config *cfg, const of_consumer_spec *spec,
+                    volatile sig_atomic_t *stop, of_error *err);
+
+#endif

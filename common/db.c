@@ -1,0 +1,144 @@
+/* db.c — PostgreSQL connection handling (see db.h). */
+#include "db.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+struct of_db {
+    char *url;
+    char *app;
+    int statement_timeout_ms;
+    PGconn *conn;
+    atomic_bool reachable;
+    char sqlstate[6];
+};
+
+of_db *of_db_new(const char *url, int statement_timeout_ms, const char *application_name)
+{
+    of_db *db = calloc(1, sizeof *db);
+    if (!db)
+        return NULL;
+    db->url = strdup(url);
+    db->app = strdup(application_name);
+    if (!db->url || !db->app) {
+        of_db_free(db);
+        return NULL;
+    }
+    db->statement_timeout_ms = statement_timeout_ms;
+    return db;
+}
+
+void of_db_free(of_db *db)
+{
+    if (!db)
+        return;
+    if (db->conn)
+        PQfinish(db->conn);
+    free(db->url);
+    free(db->app);
+    free(db);
+}
+
+void of_db_reset(of_db *db)
+{
+    if (db->conn)
+        PQfinish(db->conn);
+    db->conn = NULL;
+}
+
+bool of_db_reachable(const of_db *db)
+{
+    return atomic_load(&((of_db *)db)->reachable);
+}
+
+PGconn *of_db_conn(of_db *db)
+{
+    return db->conn;
+}
+
+const char *of_db_last_sqlstate(const of_db *db)
+{
+    return db->sqlstate;
+}
+
+int of_db_ensure(of_db *db, of_error *err)
+{
+    if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
+        return 0;
+    of_db_reset(db);
+    char timeout[32];
+    snprintf(timeout, sizeof timeout, "%d", db->statement_timeout_ms);
+    const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
+    const char *vals[] = {db->url, db->app, "5", NULL};
+    db->conn = PQconnectdbParams(keys, vals, 1);
+    if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
+        of_error_set(err, "cannot connect to PostgreSQL: %s",
+                     db->conn ? PQerrorMessage(db->conn) : "out of memory");
+        /* libpq messages end with a newline */
+        size_t n = strlen(err ? err->msg : "");
+        if (err && n && err->msg[n - 1] == '\n')
+            err->msg[n - 1] = '\0';
+        of_db_reset(db);
+        atomic_store(&db->reachable, false);
+        return -1;
+    }
+    atomic_store(&db->reachable, true);
+    const char *p[] = {timeout};
+    if (of_db_run(db, "SELECT set_config('statement_timeout', $1, false)", 1, p, err))
+        return -1;
+    if (of_db_run(db, "SET TIME ZONE 'UTC'", 0, NULL, err))
+        return -1;
+    return 0;
+}
+
+PGresult *of_db_exec(of_db *db, const char *sql, int nparams, const char *const *params,
+                     of_error *err)
+{
+    db->sqlstate[0] = '\0';
+    if (!db->conn) {
+        of_error_set(err, "not connected to PostgreSQL");
+        return NULL;
+    }
+    PGresult *r = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return r;
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state ? state : "");
+    of_error_set(err, "PostgreSQL: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
+    size_t n = err ? strlen(err->msg) : 0;
+    if (n && err->msg[n - 1] == '\n')
+        err->msg[n - 1] = '\0';
+    PQclear(r);
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        atomic_store(&db->reachable, false);
+        of_db_reset(db);
+    }
+    return NULL;
+}
+
+int of_db_run(of_db *db, const char *sql, int nparams, const char *const *params, of_error *err)
+{
+    PGresult *r = of_db_exec(db, sql, nparams, params, err);
+    if (!r)
+        return -1;
+    PQclear(r);
+    return 0;
+}
+
+void of_backoff_sleep(int attempt)
+{
+    double ms = 100;
+    for (int i = 0; i < attempt && ms < 5000; i++)
+        ms *= 2;
+    if (ms > 5000)
+        ms = 5000;
+    ms *= 0.8 + 0.4 * ((double)rand() / RAND_MAX);
+    struct timespec ts = {(time_t)(ms / 1000), (long)((long long)ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}

@@ -1,0 +1,204 @@
+/* deadletter.c — the dead-letter path (see deadletter.h). */
+#include "deadletter.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event_types.h"
+#include "kafka_conf.h"
+#include "log.h"
+
+struct of_deadletter {
+    rd_kafka_t *rk;
+    atomic_int failed; /* delivery failures since the last flush */
+};
+
+static void delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    of_deadletter *dl = opaque;
+    if (m->err) {
+        atomic_fetch_add(&dl->failed, 1);
+        of_warn("dead letter not delivered to %s: %s", OF_TOPIC_DEADLETTER,
+                rd_kafka_err2str(m->err));
+    }
+}
+
+of_deadletter *of_deadletter_new(const of_config *cfg, of_error *err)
+{
+    of_deadletter *dl = calloc(1, sizeof *dl);
+    if (!dl) {
+        of_error_set(err, "out of memory");
+        return NULL;
+    }
+    static const char *const defaults[] = {"acks", "all", "enable.idempotence", "true",
+                                           "linger.ms", "5", "message.timeout.ms", "30000",
+                                           NULL};
+    rd_kafka_conf_t *conf = of_kafka_conf_new(cfg, defaults, err);
+    if (!conf) {
+        free(dl);
+        return NULL;
+    }
+    rd_kafka_conf_set_opaque(conf, dl);
+    rd_kafka_conf_set_dr_msg_cb(conf, delivery_cb);
+    char errstr[512];
+    dl->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!dl->rk) {
+        rd_kafka_conf_destroy(conf); /* not taken by a failed rd_kafka_new */
+        of_error_set(err, "cannot create the dead-letter producer: %s", errstr);
+        free(dl);
+        return NULL;
+    }
+    conf = NULL; /* now owned by dl->rk */
+    return dl;
+}
+
+void of_deadletter_free(of_deadletter *dl)
+{
+    if (!dl)
+        return;
+    rd_kafka_flush(dl->rk, 10000);
+    rd_kafka_destroy(dl->rk);
+    free(dl);
+}
+
+/* "\x" + hex, the text form of bytea. The caller frees. */
+static char *bytea_hex(const void *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *s = malloc(2 * n + 3);
+    if (!s)
+        return NULL;
+    s[0] = '\\';
+    s[1] = 'x';
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        s[2 + 2 * i] = hex[b[i] >> 4];
+        s[3 + 2 * i] = hex[b[i] & 15];
+    }
+    s[2 + 2 * n] = '\0';
+    return s;
+}
+
+/* The payload as text: valid UTF-8 runs kept, other bytes and NUL written as \xNN. */
+static char *lossy_text(const void *p, size_t n)
+{
+    char *s = malloc(4 * n + 1);
+    if (!s)
+        return NULL;
+    const unsigned char *b = p;
+    size_t o = 0, i = 0;
+    while (i < n) {
+        long bad = of_utf8_invalid_at(b + i, n - i);
+        size_t good = bad < 0 ? n - i : (size_t)bad;
+        for (size_t k = 0; k < good; k++) {
+            if (b[i + k] == 0) {
+                o += (size_t)sprintf(s + o, "\\x00");
+            } else {
+                s[o++] = (char)b[i + k];
+            }
+        }
+        i += good;
+        if (i < n) {
+            o += (size_t)sprintf(s + o, "\\x%02x", b[i]);
+            i++;
+        }
+    }
+    s[o] = '\0';
+    return s;
+}
+
+static json_t *headers_json(const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return NULL;
+    json_t *obj = json_object();
+    const char *name;
+    const void *val;
+    size_t size;
+    for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == 0; i++) {
+        char *t = val ? lossy_text(val, size) : NULL;
+        json_object_set_new(obj, name, t ? json_string(t) : json_null());
+        free(t);
+    }
+    return obj;
+}
+
+int of_deadletter_store(of_db *db, const of_item *it, of_error *err)
+{
+    const rd_kafka_message_t *m = it->msg;
+    char part[16], off[24];
+    snprintf(part, sizeof part, "%d", (int)it->partition);
+    snprintf(off, sizeof off, "%lld", (long long)it->offset);
+    char *key = m->key ? bytea_hex(m->key, m->key_len) : NULL;
+    char *payload = bytea_hex(m->payload ? m->payload : "", m->len);
+    char *text = lossy_text(m->payload ? m->payload : "", m->len);
+    json_t *hj = headers_json(m);
+    char *headers = hj ? json_dumps(hj, JSON_COMPACT) : NULL;
+    json_decref(hj);
+    int rc = -1;
+    if (!payload || !text || (m->key && !key)) {
+        of_error_set(err, "out of memory");
+        goto out;
+    }
+    const of_event *ev = &it->ev;
+    const char *params[] = {it->topic, part,     off,     it->reason, key,
+                            payload,   text,     headers, ev->type,   ev->source,
+                            ev->id};
+    rc = of_db_run(db,
+                   "INSERT INTO dead_letters (topic, partition, \"offset\", reason, msg_key, "
+                   "payload, payload_text, headers, event_type, event_source, event_id) "
+                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+                   "ON CONFLICT (topic, partition, \"offset\") DO NOTHING",
+                   11, params, err);
+out:
+    free(key);
+    free(payload);
+    free(text);
+    free(headers);
+    return rc;
+}
+
+int of_deadletter_publish(of_deadletter *dl, const of_item *it, of_error *err)
+{
+    const rd_kafka_message_t *m = it->msg;
+    rd_kafka_headers_t *orig = NULL;
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rd_kafka_message_headers(m, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        hdrs = rd_kafka_headers_copy(orig);
+    else
+        hdrs = rd_kafka_headers_new(8);
+    char part[16], off[24];
+    snprintf(part, sizeof part, "%d", (int)it->partition);
+    snprintf(off, sizeof off, "%lld", (long long)it->offset);
+    rd_kafka_header_add(hdrs, "of_reason", -1, it->reason, -1);
+    rd_kafka_header_add(hdrs, "of_topic", -1, it->topic, -1);
+    rd_kafka_header_add(hdrs, "of_partition", -1, part, -1);
+    rd_kafka_header_add(hdrs, "of_offset", -1, off, -1);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        dl->rk, RD_KAFKA_V_TOPIC(OF_TOPIC_DEADLETTER), RD_KAFKA_V_KEY(m->key, m->key_len),
+        RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+    if (e) {
+        rd_kafka_headers_destroy(hdrs); /* only taken on success */
+        return of_error_set(err, "cannot queue a dead letter: %s", rd_kafka_err2str(e));
+    }
+    return 0;
+}
+
+int of_deadletter_flush(of_deadletter *dl, int timeout_ms, of_error *err)
+{
+    rd_kafka_resp_err_t e = rd_kafka_flush(dl->rk, timeout_ms);
+    int failed = atomic_exchange(&dl->failed, 0);
+    if (e)
+        return of_error_set(err, "dead letters not acknowledged by Kafka within %d ms",
+                            timeout_ms);
+    if (failed)
+        return of_error_set(err, "%d dead letter(s) could not be delivered to %s", failed,
+                            OF_TOPIC_DEADLETTER);
+    return 0;
+}

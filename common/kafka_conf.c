@@ -1,0 +1,65 @@
+/* kafka_conf.c — librdkafka configuration from the environment (see kafka_conf.h). */
+#include "kafka_conf.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+extern char **environ;
+
+int of_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, of_error *err)
+{
+    char errstr[512];
+    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
+        return of_error_set(err, "Kafka property %s: %s", name, errstr);
+    return 0;
+}
+
+static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    if (level <= 3)
+        of_err("kafka %s: %s", fac, buf);
+    else if (level <= 4)
+        of_warn("kafka %s: %s", fac, buf);
+    else
+        of_debug("kafka %s: %s", fac, buf);
+}
+
+rd_kafka_conf_t *of_kafka_conf_new(const of_config *cfg, const char *const *defaults,
+                                   of_error *err)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+    if (of_kafka_conf_set(conf, "bootstrap.servers", cfg->kafka_bootstrap, err))
+        goto fail;
+    for (const char *const *d = defaults; d && d[0] && d[1]; d += 2)
+        if (of_kafka_conf_set(conf, d[0], d[1], err))
+            goto fail;
+    for (char **e = environ; *e; e++) {
+        if (strncmp(*e, "KAFKA_", 6) != 0 || strncmp(*e, "KAFKA_BOOTSTRAP=", 16) == 0 ||
+            strncmp(*e, "KAFKA_GROUP_ID=", 15) == 0)
+            continue;
+        const char *eq = strchr(*e, '=');
+        if (!eq || eq - *e - 6 <= 0 || eq - *e - 6 >= 128)
+            continue;
+        char name[128];
+        size_t n = (size_t)(eq - *e - 6);
+        for (size_t i = 0; i < n; i++) {
+            char c = (*e)[6 + i];
+            name[i] = c == '_' ? '.' : (char)tolower((unsigned char)c);
+        }
+        name[n] = '\0';
+        if (of_kafka_conf_set(conf, name, eq + 1, err)) {
+            of_error_prefix(err, "from %.*s", (int)(eq - *e), *e);
+            goto fail;
+        }
+        of_info("kafka property %s set from the environment", name);
+    }
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
