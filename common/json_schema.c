@@ -19,8 +19,8 @@
 #include <string.h>
 
 #define SCHEMA_MAX_DEPTH 64
-#define ECHO_MAX 40   /* code points of an instance value echoed in a message */
-#define ECHO_BUF 256  /* enough for ECHO_MAX code points, each escaped as \u00XX */
+#define ECHO_MAX 40  /* code points of an instance value echoed in a message */
+#define ECHO_BUF 256 /* enough for ECHO_MAX code points, each escaped as \u00XX */
 #define MAX_PTR_SEG 256
 #define DIALECT "https://json-schema.org/draft/2020-12/schema"
 
@@ -59,7 +59,10 @@ enum kw {
     KW_COUNT
 };
 
-#define KW_NAME(s) {s, sizeof(s) - 1}
+#define KW_NAME(s)                                                                                 \
+    {                                                                                              \
+        s, sizeof(s) - 1                                                                           \
+    }
 static const struct {
     const char *name;
     size_t len;
@@ -98,7 +101,8 @@ static const struct {
 static int kw_lookup(const char *key, size_t len)
 {
     for (int i = 0; i < KW_COUNT; i++)
-        if (kw_names[i].len == len && memcmp(kw_names[i].name, key, len) == 0)
+        if (kw_names[i].len == len && kw_names[i].name[0] == key[0] &&
+            memcmp(kw_names[i].name, key, len) == 0)
             return i;
     return -1;
 }
@@ -132,7 +136,9 @@ of_schema_registry *of_schema_registry_new(void)
     of_schema_registry *reg = calloc(1, sizeof *reg);
     if (!reg)
         return NULL;
-    reg->utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    static const char *const names[] = {"C.UTF-8", "C.utf8", "en_US.UTF-8"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && reg->utf8 == (locale_t)0; i++)
+        reg->utf8 = newlocale(LC_CTYPE_MASK, names[i], (locale_t)0);
     return reg;
 }
 
@@ -385,7 +391,7 @@ static size_t path_format(char *out, size_t cap, const path_seg *p)
         buf_put(out, cap, &o, "(event)");
         return o;
     }
-    const path_seg *segs[SCHEMA_MAX_DEPTH + 8];
+    const path_seg *segs[SCHEMA_MAX_DEPTH + 8] = {0};
     size_t n = 0;
     for (; p && n < sizeof segs / sizeof segs[0]; p = p->parent)
         segs[n++] = p;
@@ -501,7 +507,7 @@ static bool type_matches(const char *t, const json_t *v)
 static const char *type_phrase(const char *t)
 {
     static const char *const names[][2] = {
-        {"string", "a string"}, {"integer", "an integer"}, {"number", "a number"},
+        {"string", "a string"},  {"integer", "an integer"}, {"number", "a number"},
         {"object", "an object"}, {"array", "an array"},     {"boolean", "a boolean"},
         {"null", "null"},
     };
@@ -611,7 +617,10 @@ static const json_t *resolve_ref(const of_schema_registry *reg, const json_t *do
 
 /* ---- validation -------------------------------------------------------------------------- */
 
-#define EVAL_BUDGET (1L << 20) /* schema nodes per validation: stops runaway recursion */
+/* Schema nodes evaluated per validation: a bound on what a schema whose $refs loop through
+ * anyOf/oneOf could otherwise cost (exponential in the depth limit). A legitimate event near
+ * Kafka's 1 MB limit needs well under a tenth of this. */
+#define EVAL_BUDGET (1L << 22)
 
 typedef struct eval_ctx {
     const of_schema_registry *reg;
@@ -677,8 +686,7 @@ static bool eval_pattern(eval_ctx *c, const json_t *pattern, const json_t *inst,
 {
     if (!json_is_string(pattern))
         return true;
-    const regex_t *re =
-        re_find(c->reg, json_string_value(pattern), json_string_length(pattern));
+    const regex_t *re = re_find(c->reg, json_string_value(pattern), json_string_length(pattern));
     if (!re)
         return fail(err, path, "pattern %s was not compiled (schema not added to the registry)",
                     json_string_value(pattern));
@@ -706,8 +714,8 @@ static bool eval_pattern(eval_ctx *c, const json_t *pattern, const json_t *inst,
     return fail(err, path, "does not match pattern %s (got %s)", json_string_value(pattern), got);
 }
 
-static bool eval_object(eval_ctx *c, const json_t *const *k, const json_t *doc,
-                        const json_t *inst, const path_seg *path, int depth, of_error *err)
+static bool eval_object(eval_ctx *c, const json_t *const *k, const json_t *doc, const json_t *inst,
+                        const path_seg *path, int depth, of_error *err)
 {
     const json_t *req = k[KW_REQUIRED];
     for (size_t i = 0; i < json_array_size(req); i++) {
@@ -759,8 +767,8 @@ static bool eval_object(eval_ctx *c, const json_t *const *k, const json_t *doc,
     return true;
 }
 
-static bool eval_array(eval_ctx *c, const json_t *const *k, const json_t *doc,
-                       const json_t *inst, const path_seg *path, int depth, of_error *err)
+static bool eval_array(eval_ctx *c, const json_t *const *k, const json_t *doc, const json_t *inst,
+                       const path_seg *path, int depth, of_error *err)
 {
     size_t n = json_array_size(inst);
     if (json_is_integer(k[KW_MIN_ITEMS]) && (json_int_t)n < json_integer_value(k[KW_MIN_ITEMS]))
@@ -852,8 +860,9 @@ static bool eval_combinators(eval_ctx *c, const json_t *const *k, const json_t *
             return fail(err, path, "must match exactly one of the allowed forms (%s)", first.msg);
         }
         if (matches > 1)
-            return fail(err, path, "must match exactly one of the allowed forms (matches more "
-                                   "than one)");
+            return fail(err, path,
+                        "must match exactly one of the allowed forms (matches more "
+                        "than one)");
     }
 
     if (k[KW_NOT] && eval(c, k[KW_NOT], doc, inst, path, NULL, depth + 1, NULL))
@@ -1012,15 +1021,12 @@ static size_t loc_push(add_ctx *a, const char *seg, size_t len)
 {
     size_t old = a->loc_len;
     size_t o = a->loc_len;
-    char tmp[3] = {0};
     if (o + 1 < sizeof a->loc)
         a->loc[o++] = '/';
     for (size_t i = 0; i < len && o + 3 < sizeof a->loc; i++) {
         if (seg[i] == '~' || seg[i] == '/') {
-            tmp[0] = '~';
-            tmp[1] = seg[i] == '~' ? '0' : '1';
-            a->loc[o++] = tmp[0];
-            a->loc[o++] = tmp[1];
+            a->loc[o++] = '~';
+            a->loc[o++] = seg[i] == '~' ? '0' : '1';
         } else if ((unsigned char)seg[i] >= 0x20) {
             a->loc[o++] = seg[i];
         }
@@ -1090,8 +1096,9 @@ static int check_pattern(add_ctx *a, const char *p, size_t len)
             if (j < len && p[j] == '^')
                 j++;
             if (j < len && p[j] == ']')
-                return add_fail(a, "pattern %s has ']' first in a bracket expression (an empty "
-                                   "class to ECMA-262, a literal ']' to POSIX)",
+                return add_fail(a,
+                                "pattern %s has ']' first in a bracket expression (an empty "
+                                "class to ECMA-262, a literal ']' to POSIX)",
                                 p);
             for (; j < len && p[j] != ']'; j++) {
                 if (p[j] == '\\')
@@ -1101,8 +1108,9 @@ static int check_pattern(add_ctx *a, const char *p, size_t len)
                                     "character itself (put '-' last)",
                                     p);
                 if (p[j] == '[' && j + 1 < len && strchr(":.=", p[j + 1]))
-                    return add_fail(a, "pattern %s uses POSIX class syntax [%c inside a bracket "
-                                       "expression, which ECMA-262 does not have",
+                    return add_fail(a,
+                                    "pattern %s uses POSIX class syntax [%c inside a bracket "
+                                    "expression, which ECMA-262 does not have",
                                     p, p[j + 1]);
             }
             if (j >= len)
@@ -1113,8 +1121,9 @@ static int check_pattern(add_ctx *a, const char *p, size_t len)
             continue;
         }
         if (ch == '(' && i + 1 < len && p[i + 1] == '?')
-            return add_fail(a, "pattern %s uses a (?...) group (lookaround or non-capturing), "
-                               "which POSIX regular expressions do not have",
+            return add_fail(a,
+                            "pattern %s uses a (?...) group (lookaround or non-capturing), "
+                            "which POSIX regular expressions do not have",
                             p);
         bool quant = ch == '*' || ch == '+' || ch == '?';
         if (ch == '{') {

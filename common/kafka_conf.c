@@ -52,8 +52,18 @@ rd_kafka_conf_t *of_kafka_conf_new(const of_config *cfg, const char *const *defa
             name[i] = c == '_' ? '.' : (char)tolower((unsigned char)c);
         }
         name[n] = '\0';
-        if (of_kafka_conf_set(conf, name, eq + 1, err)) {
-            of_error_prefix(err, "from %.*s", (int)(eq - *e), *e);
+        /* An unknown name is skipped, not fatal: the environment holds KAFKA_* variables
+         * that are not ours (Kubernetes' service links such as KAFKA_PORT, the broker's
+         * KAFKA_HEAP_OPTS). A known property with a bad value is fatal. */
+        char errstr[512];
+        rd_kafka_conf_res_t res = rd_kafka_conf_set(conf, name, eq + 1, errstr, sizeof errstr);
+        if (res == RD_KAFKA_CONF_UNKNOWN) {
+            of_warn("ignoring %.*s: %s is not a librdkafka property", (int)(eq - *e), *e, name);
+            continue;
+        }
+        if (res != RD_KAFKA_CONF_OK) {
+            of_error_set(err, "from %.*s: Kafka property %s: %s", (int)(eq - *e), *e, name,
+                         errstr);
             goto fail;
         }
         of_info("kafka property %s set from the environment", name);

@@ -1,7 +1,8 @@
 /* kafka_conf.h — librdkafka configuration from the environment: KAFKA_BOOTSTRAP becomes
  * bootstrap.servers and every other KAFKA_<NAME> variable (except KAFKA_GROUP_ID) passes
  * through as the property <name> lower-cased with '_' read as '.', e.g.
- * KAFKA_SECURITY_PROTOCOL=SASL_SSL -> security.protocol=SASL_SSL. */
+ * KAFKA_SECURITY_PROTOCOL=SASL_SSL -> security.protocol=SASL_SSL. Names librdkafka does not
+ * know (KAFKA_PORT from a Kubernetes service link, say) are logged and skipped. */
 #ifndef OF_KAFKA_CONF_H
 #define OF_KAFKA_CONF_H
 
