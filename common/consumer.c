@@ -571,8 +571,10 @@ static int consumer_start(consumer *c, of_error *err)
                                     "enable.partition.eof", "false",
                                     "session.timeout.ms", "10000",
                                     "heartbeat.interval.ms", "2000",
-                                    "queued.max.messages.kbytes", "8192",
-                                    "fetch.max.bytes", "8388608",
+                                    /* bounded prefetch: keeps the worker within 64 MiB */
+                                    "queued.max.messages.kbytes", "4096",
+                                    "queued.min.messages", "20000",
+                                    "fetch.max.bytes", "2097152",
                                     "partition.assignment.strategy", "cooperative-sticky",
                                     NULL};
     rd_kafka_conf_t *conf = of_kafka_conf_new(c->cfg, defaults, err);

@@ -120,7 +120,7 @@ typedef struct re_entry {
     char *pattern; /* NULL: empty slot */
     size_t len;
     uint64_t hash;
-    regex_t *re;
+    regex_t *re; /* re[0] for any UTF-8 string, re[1] (C locale, faster) for pure ASCII */
 } re_entry;
 
 struct of_schema_registry {
@@ -129,6 +129,7 @@ struct of_schema_registry {
     re_entry *res; /* open addressing, res_cap is 0 or a power of two */
     size_t nres, res_cap;
     locale_t utf8; /* (locale_t)0 when C.UTF-8 is unavailable: patterns then see bytes */
+    locale_t c;    /* the "C" locale, for the ASCII twin of each pattern */
 };
 
 of_schema_registry *of_schema_registry_new(void)
@@ -139,6 +140,7 @@ of_schema_registry *of_schema_registry_new(void)
     static const char *const names[] = {"C.UTF-8", "C.utf8", "en_US.UTF-8"};
     for (size_t i = 0; i < sizeof names / sizeof names[0] && reg->utf8 == (locale_t)0; i++)
         reg->utf8 = newlocale(LC_CTYPE_MASK, names[i], (locale_t)0);
+    reg->c = newlocale(LC_CTYPE_MASK, "C", (locale_t)0);
     return reg;
 }
 
@@ -154,11 +156,14 @@ void of_schema_registry_free(of_schema_registry *reg)
     for (size_t i = 0; i < reg->res_cap; i++) {
         if (!reg->res[i].pattern)
             continue;
-        regfree(reg->res[i].re);
+        regfree(&reg->res[i].re[0]);
+        regfree(&reg->res[i].re[1]);
         free(reg->res[i].re);
         free(reg->res[i].pattern);
     }
     free(reg->res);
+    if (reg->c != (locale_t)0)
+        freelocale(reg->c);
     if (reg->utf8 != (locale_t)0)
         freelocale(reg->utf8);
     free(reg);
@@ -243,7 +248,8 @@ static int re_insert(of_schema_registry *reg, const char *pat, size_t len, regex
     char *copy = malloc(len + 1);
     if (!copy || ((reg->nres + 1) * 2 > reg->res_cap && re_grow(reg) != 0)) {
         free(copy);
-        regfree(re);
+        regfree(&re[0]);
+        regfree(&re[1]);
         free(re);
         return -1;
     }
@@ -694,10 +700,16 @@ static bool eval_pattern(eval_ctx *c, const json_t *pattern, const json_t *inst,
     size_t len = json_string_length(inst);
     bool ok = false;
     if (!memchr(s, '\0', len)) { /* regexec cannot see past an embedded NUL: never a match */
+        size_t i = 0;
+        while (i < len && (unsigned char)s[i] < 0x80)
+            i++;
+        /* ASCII strings read the same in both locales; the C locale's matcher is far faster */
+        int ascii = i == len && c->reg->c != (locale_t)0;
+        locale_t loc = ascii ? c->reg->c : c->reg->utf8;
         locale_t old = (locale_t)0;
-        if (c->reg->utf8 != (locale_t)0)
-            old = uselocale(c->reg->utf8);
-        ok = regexec(re, s, 0, NULL, 0) == 0;
+        if (loc != (locale_t)0)
+            old = uselocale(loc);
+        ok = regexec(&re[ascii], s, 0, NULL, 0) == 0;
         if (old != (locale_t)0)
             uselocale(old);
     }
@@ -1167,18 +1179,23 @@ static int compile_pattern(add_ctx *a, const json_t *pattern)
         return 0;
     if (check_pattern(a, p, len) != 0)
         return -1;
-    regex_t *re = malloc(sizeof *re);
+    regex_t *re = calloc(2, sizeof *re);
     if (!re)
         return add_fail(a, "out of memory");
-    locale_t old = (locale_t)0;
-    if (a->reg->utf8 != (locale_t)0)
-        old = uselocale(a->reg->utf8);
-    int rc = regcomp(re, p, REG_EXTENDED | REG_NOSUB);
-    if (old != (locale_t)0)
-        uselocale(old);
+    int rc = 0, compiled = 0;
+    for (; compiled < 2 && rc == 0; compiled++) {
+        locale_t loc = compiled == 0 ? a->reg->utf8 : a->reg->c, old = (locale_t)0;
+        if (loc != (locale_t)0)
+            old = uselocale(loc);
+        rc = regcomp(&re[compiled], p, REG_EXTENDED | REG_NOSUB);
+        if (old != (locale_t)0)
+            uselocale(old);
+    }
     if (rc != 0) {
         char why[128];
-        regerror(rc, re, why, sizeof why);
+        regerror(rc, &re[compiled - 1], why, sizeof why);
+        if (compiled == 2)
+            regfree(&re[0]);
         free(re);
         return add_fail(a, "pattern %s does not compile: %s", p, why);
     }

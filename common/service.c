@@ -1,6 +1,7 @@
 /* service.c — start-up common to every service (see service.h). */
 #include "service.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,6 +34,9 @@ int of_service_init(const char *name, int argc, char **argv, of_config *cfg)
     (void)of_log_level_parse(cfg->log_level, &lvl);
     of_log_init(name, lvl);
     of_config_log(cfg);
+    /* librdkafka's threads would each get a malloc arena of their own; two keep the
+     * resident size small at no measurable cost in throughput */
+    mallopt(M_ARENA_MAX, 2);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
