@@ -81,9 +81,11 @@ static void metrics_setup(consumer *c)
     c->m.batch_seconds =
         of_histogram("orderflow_batch_duration_seconds", "Time to apply and commit a batch", l,
                      of_latency_buckets, of_latency_bucket_count);
+    static const double e2e_buckets[] = {0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15,
+                                         0.2,   0.25, 0.3,  0.5,  1,    2.5,   5,   10};
     c->m.e2e_seconds = of_histogram("orderflow_event_latency_seconds",
                                     "Publish (Kafka timestamp) to committed in PostgreSQL", l,
-                                    of_latency_buckets, of_latency_bucket_count);
+                                    e2e_buckets, sizeof e2e_buckets / sizeof e2e_buckets[0]);
     c->m.db_up = of_gauge("orderflow_db_up", "1 when PostgreSQL is reachable", NULL);
     c->m.kafka_up = of_gauge("orderflow_kafka_up", "1 when a Kafka broker is reachable", NULL);
     c->m.assigned = of_gauge("orderflow_partitions_assigned", "Partitions this process owns", l);

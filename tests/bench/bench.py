@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""bench.py — driven by tests/bench/run (which starts the stack and sets DATABASE_URL and
+KAFKA_BOOTSTRAP). Phases:
+ 1. throughput: N orders x 5 events published first, then one order-worker drains them;
+    events/s from its first to its last committed event; peak RSS (VmHWM).
+ 2. latency: the worker running, events offered at 10,000/s for 30 s; p50/p99 of publish
+    (Kafka timestamp) -> committed, from the worker's latency histogram.
+ 3. limit: COPY of the same rows (the applied_events and orders rows the run produced) into
+    copies of those tables, with their indexes, in the same PostgreSQL: rows/s as events/s.
+"""
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+BUILD = os.environ.get("ORDERFLOW_BUILD_DIR", "build")
+WORKER = f"{BUILD}/services/order-worker/orderflow-order-worker"
+PUBLISH = f"{BUILD}/services/publish/orderflow-publish"
+DB = os.environ["DATABASE_URL"]
+STACK = os.environ["STACK_DIR"]
+HTTP_PORT = 18199
+
+
+def psql(sql, *extra):
+    return subprocess.run(["psql", DB, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql,
+                           *extra], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def metrics():
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{HTTP_PORT}/metrics", timeout=5) as r:
+            return r.read().decode()
+    except OSError:
+        return ""  # not serving yet
+
+
+def metric(text, name):
+    m = re.search(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def histogram(text, name):
+    """[(upper bound, cumulative count)] of a histogram."""
+    out = []
+    for m in re.finditer(rf'^{name}_bucket{{[^}}]*le="([^"]+)"}} (\S+)$', text, re.M):
+        le = float("inf") if m.group(1) == "+Inf" else float(m.group(1))
+        out.append((le, float(m.group(2))))
+    return out
+
+
+def quantile(q, before, after):
+    """histogram_quantile over the difference of two snapshots (linear within a bucket)."""
+    b = dict(before)
+    buckets = [(le, c - b.get(le, 0.0)) for le, c in after]
+    total = buckets[-1][1]
+    if total <= 0:
+        return float("nan")
+    rank, lo, prev = q * total, 0.0, 0.0
+    for le, c in buckets:
+        if c >= rank:
+            if le == float("inf"):
+                return lo
+            return lo + (le - lo) * ((rank - prev) / (c - prev) if c > prev else 1.0)
+        lo, prev = le, c
+    return lo
+
+
+def gen(path, orders, prefix):
+    with open(path, "w") as f:
+        subprocess.run([sys.executable, "tests/bench/gen_events.py", "--orders", str(orders),
+                        "--prefix", prefix], stdout=f, check=True)
+
+
+def wait_for(pred, timeout, what):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise SystemExit(f"bench: timed out waiting for {what}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--orders", type=int, default=200_000)
+    ap.add_argument("--rate", type=int, default=10_000)
+    ap.add_argument("--latency-seconds", type=int, default=30)
+    ap.add_argument("--keep", action="store_true")
+    a = ap.parse_args()
+    n_events = a.orders * 5
+    run = f"b{int(time.time())}"
+    print(f"orderflow ingest benchmark: {a.orders} orders x 5 = {n_events} events, "
+          f"{os.cpu_count()} cores")
+
+    bulk = f"{STACK}/bench-{run}.jsonl"
+    gen(bulk, a.orders, run)
+    t = time.time()
+    out = subprocess.run([PUBLISH, bulk], check=True, capture_output=True, text=True).stdout
+    print(f"  published {n_events} events in {time.time() - t:.1f} s ({out.strip()})")
+
+    earlier = int(psql("SELECT count(*) FROM applied_events"))
+    env = dict(os.environ, HTTP_PORT=str(HTTP_PORT), KAFKA_GROUP_ID=f"bench-{run}",
+               LOG_LEVEL="warn")
+    log = open(f"{STACK}/bench-worker.log", "w")
+    w = subprocess.Popen([WORKER], env=env, stderr=log)
+    try:
+        wait_for(lambda: metric(metrics(), "orderflow_events_consumed_total") > 0, 60,
+                 "the worker's first batch")
+        t0 = time.time()
+        # a kept stack holds earlier runs' events: they come back as duplicates
+        done = lambda: (metric(m := metrics(), "orderflow_events_applied_total") +
+                        metric(m, "orderflow_events_duplicate_total"))
+        wait_for(lambda: done() >= n_events + earlier, 900, "all events applied")
+        t1 = time.time()
+        applied = int(psql(f"SELECT count(*) FROM applied_events WHERE id LIKE '{run}-%'"))
+        rate = n_events / (t1 - t0)
+        print(f"  worker: {applied} applied in {t1 - t0:.2f} s = {rate:,.0f} events/s "
+              f"(G1/G2 on: offsets and dedupe in each transaction)")
+
+        # latency at a fixed offered rate
+        lat_orders = a.rate * a.latency_seconds // 5
+        lat = f"{STACK}/bench-{run}-lat.jsonl"
+        gen(lat, lat_orders, run + "L")
+        before = histogram(metrics(), "orderflow_event_latency_seconds")
+        applied0 = metric(metrics(), "orderflow_events_applied_total")
+        subprocess.run([PUBLISH, "--rate", str(a.rate), lat], check=True, capture_output=True)
+        wait_for(lambda: metric(metrics(), "orderflow_events_applied_total") >=
+                 applied0 + lat_orders * 5, 120, "the latency phase to drain")
+        after = histogram(metrics(), "orderflow_event_latency_seconds")
+        p50, p99 = quantile(0.5, before, after), quantile(0.99, before, after)
+        print(f"  latency at {a.rate:,} events/s offered for {a.latency_seconds} s: "
+              f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms (publish -> committed)")
+        with open(f"/proc/{w.pid}/status") as f:
+            hwm = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1))
+        print(f"  worker peak RSS: {hwm / 1024:.1f} MiB")
+    finally:
+        w.send_signal(signal.SIGTERM)
+        rc = w.wait(timeout=60)
+        print(f"  worker stopped with SIGTERM: exit {rc}")
+
+    # the physical limit: COPY of the same rows into the same PostgreSQL
+    a_csv, o_csv = f"{STACK}/bench-applied.csv", f"{STACK}/bench-orders.csv"
+    psql(f"\\copy (SELECT * FROM applied_events WHERE id LIKE '{run}-%') TO '{a_csv}' CSV")
+    psql(f"\\copy (SELECT * FROM orders WHERE order_id LIKE '{run}-%') TO '{o_csv}' CSV")
+    psql("DROP TABLE IF EXISTS bench_copy_applied, bench_copy_orders; "
+         "CREATE TABLE bench_copy_applied (LIKE applied_events INCLUDING ALL); "
+         "CREATE TABLE bench_copy_orders (LIKE orders INCLUDING ALL)")
+    t = time.time()
+    psql(f"\\copy bench_copy_applied FROM '{a_csv}' CSV")
+    psql(f"\\copy bench_copy_orders FROM '{o_csv}' CSV")
+    copy_s = time.time() - t
+    psql("DROP TABLE bench_copy_applied, bench_copy_orders")
+    copy_rate = n_events / copy_s
+    print(f"  limit: COPY of the same rows ({n_events} applied_events + {a.orders} orders) "
+          f"in {copy_s:.2f} s = {copy_rate:,.0f} events/s")
+    print(f"  ratio worker / COPY: {rate / copy_rate:.2f}")
+    print(f"SUMMARY events_per_s={rate:.0f} copy_events_per_s={copy_rate:.0f} "
+          f"ratio={rate / copy_rate:.2f} p50_ms={p50 * 1000:.0f} p99_ms={p99 * 1000:.0f} "
+          f"peak_rss_mib={hwm / 1024:.1f}")
+
+
+if __name__ == "__main__":
+    main()
