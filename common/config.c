@@ -39,8 +39,9 @@ static const cfg_entry table[] = {
     {"LOCK_WINDOW_S", INT(lock_window_s), "10", 1, 3600, "Recharge lock lease in seconds (R1)"},
     {"RESULT_WINDOW_S", INT(result_window_s), "10", 1, 3600,
      "Seconds allowed to handle a provider result (R3)"},
-    {"SHIFT_START", CFG_HHMM, offsetof(of_config, shift_start), sizeof(((of_config *)0)->shift_start),
-     "08:45", 0, 0, "Local time processors must be online by (R5), HH:MM"},
+    {"SHIFT_START", CFG_HHMM, offsetof(of_config, shift_start),
+     sizeof(((of_config *)0)->shift_start), "08:45", 0, 0,
+     "Local time processors must be online by (R5), HH:MM"},
     {"SHOP_TZ", STR(shop_tz), "Asia/Shanghai", 0, 0,
      "Shop time zone for {date} in notes and daily records"},
     {"REMITTANCE_VERIFY_DAYS", INT(remittance_verify_days), "3", 1, 365,
@@ -89,8 +90,8 @@ int of_config_load(of_config *cfg, of_error *err)
         case CFG_HHMM: {
             int h, m;
             char extra;
-            if (strlen(v) != 5 || sscanf(v, "%2d:%2d%c", &h, &m, &extra) != 2 || h < 0 ||
-                h > 23 || m < 0 || m > 59)
+            if (strlen(v) != 5 || sscanf(v, "%2d:%2d%c", &h, &m, &extra) != 2 || h < 0 || h > 23 ||
+                m < 0 || m > 59)
                 return of_error_set(err, "%s must be HH:MM (got \"%s\")", e->name, v);
             memcpy(field, v, 6);
             break;
@@ -151,6 +152,6 @@ void of_config_log(const of_config *cfg)
 void of_config_print_help(void)
 {
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-        printf("%-26s default %-52s %s\n", table[i].name,
-               *table[i].def ? table[i].def : "(empty)", table[i].help);
+        printf("%-26s default %-52s %s\n", table[i].name, *table[i].def ? table[i].def : "(empty)",
+               table[i].help);
 }

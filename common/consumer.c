@@ -318,10 +318,11 @@ static int dedupe_in_db(consumer *c, of_error *err)
     }
     char *js = json_take(arr);
     const char *params[] = {js};
-    PGresult *r = of_db_exec(c->db,
-                             "SELECT u.n FROM json_to_recordset($1::json) AS u(n int, s text, i text) "
-                             "JOIN applied_events a ON a.source = u.s AND a.id = u.i",
-                             1, params, err);
+    PGresult *r =
+        of_db_exec(c->db,
+                   "SELECT u.n FROM json_to_recordset($1::json) AS u(n int, s text, i text) "
+                   "JOIN applied_events a ON a.source = u.s AND a.id = u.i",
+                   1, params, err);
     free(js);
     if (!r)
         return -1;
@@ -348,8 +349,8 @@ static int record_progress(consumer *c, of_error *err)
             continue;
         json_array_append_new(applied,
                               json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:I,s:s}", "n", (json_int_t)i,
-                                        "s", it->ev.source, "i", it->ev.id, "t", it->ev.type,
-                                        "sub", it->ev.subject, "p", (int)it->partition, "o",
+                                        "s", it->ev.source, "i", it->ev.id, "t", it->ev.type, "sub",
+                                        it->ev.subject, "p", (int)it->partition, "o",
                                         (json_int_t)it->offset, "et", it->ev.time));
     }
     char *ja = json_take(applied), *jo = json_take(offsets);
@@ -462,9 +463,8 @@ static int process_batch(consumer *c)
             break;
         case OF_ITEM_REJECTED:
             rejected++;
-            of_info("rejected %s %s/%s at %s[%d]@%lld: %s", it->ev.type, it->ev.source,
-                    it->ev.id, it->topic, (int)it->partition, (long long)it->offset,
-                    it->reason);
+            of_info("rejected %s %s/%s at %s[%d]@%lld: %s", it->ev.type, it->ev.source, it->ev.id,
+                    it->topic, (int)it->partition, (long long)it->offset, it->reason);
             break;
         case OF_ITEM_INVALID:
             invalid++;
@@ -566,19 +566,13 @@ static int consumer_start(consumer *c, of_error *err)
     c->dl = of_deadletter_new(c->cfg, err);
     if (!c->dl)
         return -1;
-    const char *const defaults[] = {"group.id", c->group,
-                                    "enable.auto.commit", "false",
-                                    "enable.auto.offset.store", "false",
-                                    "auto.offset.reset", "earliest",
-                                    "enable.partition.eof", "false",
-                                    "session.timeout.ms", "10000",
-                                    "heartbeat.interval.ms", "2000",
-                                    /* bounded prefetch: keeps the worker within 64 MiB */
-                                    "queued.max.messages.kbytes", "4096",
-                                    "queued.min.messages", "20000",
-                                    "fetch.max.bytes", "2097152",
-                                    "partition.assignment.strategy", "cooperative-sticky",
-                                    NULL};
+    const char *const defaults[] = {
+        "group.id", c->group, "enable.auto.commit", "false", "enable.auto.offset.store", "false",
+        "auto.offset.reset", "earliest", "enable.partition.eof", "false", "session.timeout.ms",
+        "10000", "heartbeat.interval.ms", "2000",
+        /* bounded prefetch: keeps the worker within 64 MiB */
+        "queued.max.messages.kbytes", "4096", "queued.min.messages", "20000", "fetch.max.bytes",
+        "2097152", "partition.assignment.strategy", "cooperative-sticky", NULL};
     rd_kafka_conf_t *conf = of_kafka_conf_new(c->cfg, defaults, err);
     if (!conf)
         return -1;
@@ -598,8 +592,7 @@ static int consumer_start(consumer *c, of_error *err)
     rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (e)
-        return of_error_set(err, "cannot subscribe to %s: %s", c->spec->topic,
-                            rd_kafka_err2str(e));
+        return of_error_set(err, "cannot subscribe to %s: %s", c->spec->topic, rd_kafka_err2str(e));
     atomic_store(&c->kafka_up, true);
     of_info("consuming %s as group %s", c->spec->topic, c->group);
     return 0;
@@ -618,8 +611,8 @@ static void consumer_free(consumer *c)
     of_validator_free(c->validator);
 }
 
-int of_consumer_run(const of_config *cfg, const of_consumer_spec *spec,
-                    volatile sig_atomic_t *stop, of_error *err)
+int of_consumer_run(const of_config *cfg, const of_consumer_spec *spec, volatile sig_atomic_t *stop,
+                    of_error *err)
 {
     consumer c = {.cfg = cfg, .spec = spec, .stop = stop};
     metrics_setup(&c);

@@ -58,7 +58,7 @@ typedef struct of_consumer_spec {
 
 /* Runs until *stop becomes non-zero. 0 after a clean stop (batch finished, committed, group
  * left); -1 with err when start-up fails or the last batch could not be committed. */
-int of_consumer_run(const of_config *cfg, const of_consumer_spec *spec,
-                    volatile sig_atomic_t *stop, of_error *err);
+int of_consumer_run(const of_config *cfg, const of_consumer_spec *spec, volatile sig_atomic_t *stop,
+                    of_error *err);
 
 #endif

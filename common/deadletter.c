@@ -34,8 +34,8 @@ of_deadletter *of_deadletter_new(const of_config *cfg, of_error *err)
         of_error_set(err, "out of memory");
         return NULL;
     }
-    static const char *const defaults[] = {"acks", "all", "enable.idempotence", "true",
-                                           "linger.ms", "5", "message.timeout.ms", "30000",
+    static const char *const defaults[] = {"acks",      "all", "enable.idempotence", "true",
+                                           "linger.ms", "5",   "message.timeout.ms", "30000",
                                            NULL};
     rd_kafka_conf_t *conf = of_kafka_conf_new(cfg, defaults, err);
     if (!conf) {
@@ -146,9 +146,8 @@ int of_deadletter_store(of_db *db, const of_item *it, of_error *err)
         goto out;
     }
     const of_event *ev = &it->ev;
-    const char *params[] = {it->topic, part,     off,     it->reason, key,
-                            payload,   text,     headers, ev->type,   ev->source,
-                            ev->id};
+    const char *params[] = {it->topic, part,    off,      it->reason, key,   payload,
+                            text,      headers, ev->type, ev->source, ev->id};
     rc = of_db_run(db,
                    "INSERT INTO dead_letters (topic, partition, \"offset\", reason, msg_key, "
                    "payload, payload_text, headers, event_type, event_source, event_id) "
@@ -195,8 +194,7 @@ int of_deadletter_flush(of_deadletter *dl, int timeout_ms, of_error *err)
     rd_kafka_resp_err_t e = rd_kafka_flush(dl->rk, timeout_ms);
     int failed = atomic_exchange(&dl->failed, 0);
     if (e)
-        return of_error_set(err, "dead letters not acknowledged by Kafka within %d ms",
-                            timeout_ms);
+        return of_error_set(err, "dead letters not acknowledged by Kafka within %d ms", timeout_ms);
     if (failed)
         return of_error_set(err, "%d dead letter(s) could not be delivered to %s", failed,
                             OF_TOPIC_DEADLETTER);

@@ -151,11 +151,11 @@ int of_parse_rfc3339(const char *s, int64_t *out_us)
 {
     int Y, M, D, h, mi, se;
     size_t len = strlen(s);
-    if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
-        s[13] != ':' || s[16] != ':')
+    if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
+        s[16] != ':')
         return -1;
-    if (digits(s, 4, &Y) || digits(s + 5, 2, &M) || digits(s + 8, 2, &D) ||
-        digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) || digits(s + 17, 2, &se))
+    if (digits(s, 4, &Y) || digits(s + 5, 2, &M) || digits(s + 8, 2, &D) || digits(s + 11, 2, &h) ||
+        digits(s + 14, 2, &mi) || digits(s + 17, 2, &se))
         return -1;
     if (M < 1 || M > 12 || D < 1 || D > days_in_month(Y, M) || h > 23 || mi > 59 || se > 60)
         return -1;
@@ -323,10 +323,11 @@ int of_event_decode(const of_validator *v, const of_message_in *m, of_event *out
                      out->etype->subject_field, want);
         goto fail;
     }
-    if (m->key && (m->key_len != strlen(out->subject) ||
-                   memcmp(m->key, out->subject, m->key_len) != 0)) {
-        of_error_set(err, "key: the message key must be the subject \"%.64s\" (the %s) so "
-                          "its events stay in order",
+    if (m->key &&
+        (m->key_len != strlen(out->subject) || memcmp(m->key, out->subject, m->key_len) != 0)) {
+        of_error_set(err,
+                     "key: the message key must be the subject \"%.64s\" (the %s) so "
+                     "its events stay in order",
                      out->subject, out->etype->subject_field);
         goto fail;
     }

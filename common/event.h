@@ -22,7 +22,7 @@ typedef struct of_header {
 } of_header;
 
 typedef struct of_event {
-    json_t *root; /* the event in structured form; owned */
+    json_t *root;                                    /* the event in structured form; owned */
     const char *id, *source, *type, *subject, *time; /* borrowed from root */
     const char *shop_id;                             /* the part of source after "shop/" */
     int64_t time_us;                                 /* `time` in µs since the epoch, UTC */
@@ -37,8 +37,8 @@ of_validator *of_validator_new(of_error *err);
 void of_validator_free(of_validator *v); /* NULL allowed */
 
 typedef struct of_message_in {
-    const char *topic;   /* NULL: any topic (the publish tool picks it from the type) */
-    const void *key;     /* NULL: not checked */
+    const char *topic; /* NULL: any topic (the publish tool picks it from the type) */
+    const void *key;   /* NULL: not checked */
     size_t key_len;
     const void *value;
     size_t len;

@@ -350,6 +350,10 @@ static void format_number(char *out, size_t cap, const json_t *v)
 /* A short, single-line rendering of any JSON value. out must hold ECHO_BUF bytes. */
 static void echo_value(char *out, const json_t *v)
 {
+    if (!v) {
+        snprintf(out, ECHO_BUF, "(nothing)");
+        return;
+    }
     switch (json_typeof(v)) {
     case JSON_STRING:
         echo_string(out, json_string_value(v), json_string_length(v), true);

@@ -28,8 +28,7 @@ static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const
         of_debug("kafka %s: %s", fac, buf);
 }
 
-rd_kafka_conf_t *of_kafka_conf_new(const of_config *cfg, const char *const *defaults,
-                                   of_error *err)
+rd_kafka_conf_t *of_kafka_conf_new(const of_config *cfg, const char *const *defaults, of_error *err)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
@@ -62,8 +61,7 @@ rd_kafka_conf_t *of_kafka_conf_new(const of_config *cfg, const char *const *defa
             continue;
         }
         if (res != RD_KAFKA_CONF_OK) {
-            of_error_set(err, "from %.*s: Kafka property %s: %s", (int)(eq - *e), *e, name,
-                         errstr);
+            of_error_set(err, "from %.*s: Kafka property %s: %s", (int)(eq - *e), *e, name, errstr);
             goto fail;
         }
         of_info("kafka property %s set from the environment", name);

@@ -69,12 +69,12 @@ void of_log_write(of_log_level level, const char *fields, const char *fmt, ...)
     gmtime_r(&ts.tv_sec, &tm);
 
     char line[4096];
-    size_t len = (size_t)snprintf(line, sizeof line,
-                                  "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\","
-                                  "\"svc\":\"%s\",\"msg\":\"",
-                                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                                  tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-                                  level_names[level], log_service);
+    size_t len =
+        (size_t)snprintf(line, sizeof line,
+                         "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\","
+                         "\"svc\":\"%s\",\"msg\":\"",
+                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                         tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], log_service);
     len = json_escape(line, len, sizeof line - 4, msg);
     line[len++] = '"';
     if (fields && *fields) {

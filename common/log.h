@@ -16,10 +16,10 @@ int of_log_enabled(of_log_level level);
 /* fields: NULL, or a pre-formatted JSON fragment such as "\"topic\":\"shop.orders\"". */
 void of_log_write(of_log_level level, const char *fields, const char *fmt, ...) OF_PRINTF(3, 4);
 
-#define OF_LOG(level, ...)                                                                     \
-    do {                                                                                       \
-        if (of_log_enabled(level))                                                             \
-            of_log_write(level, NULL, __VA_ARGS__);                                            \
+#define OF_LOG(level, ...)                                                                         \
+    do {                                                                                           \
+        if (of_log_enabled(level))                                                                 \
+            of_log_write(level, NULL, __VA_ARGS__);                                                \
     } while (0)
 #define of_debug(...) OF_LOG(OF_LOG_DEBUG, __VA_ARGS__)
 #define of_info(...) OF_LOG(OF_LOG_INFO, __VA_ARGS__)

@@ -108,10 +108,6 @@ typedef struct strbuf {
     size_t len, cap;
 } strbuf;
 
-
-
-
-
 static void sb_printf(strbuf *b, const char *fmt, ...)
 {
     for (;;) {
@@ -168,12 +164,11 @@ char *of_metrics_render(void)
                 sb_printf(&b, "%s_bucket{%s%sle=\"%g\"} %llu\n", m->name, m->labels, sep(m),
                           m->bounds[i], cum);
             else
-                sb_printf(&b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", m->name, m->labels, sep(m),
-                          cum);
+                sb_printf(&b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", m->name, m->labels, sep(m), cum);
         }
-        sb_printf(&b, "%s_sum%s%s%s %.17g\n%s_count%s%s%s %llu\n", m->name,
-                  m->labels[0] ? "{" : "", m->labels, m->labels[0] ? "}" : "", m->sum, m->name,
-                  m->labels[0] ? "{" : "", m->labels, m->labels[0] ? "}" : "", m->count);
+        sb_printf(&b, "%s_sum%s%s%s %.17g\n%s_count%s%s%s %llu\n", m->name, m->labels[0] ? "{" : "",
+                  m->labels, m->labels[0] ? "}" : "", m->sum, m->name, m->labels[0] ? "{" : "",
+                  m->labels, m->labels[0] ? "}" : "", m->count);
     }
     pthread_mutex_unlock(&lock);
     return b.p;

@@ -30,6 +30,10 @@ KAFKA_LIBS="$(of_abspath "$KAFKA_LIBS")"
 STACK_DATABASE_URL="postgresql://orderflow@127.0.0.1:$PG_PORT/orderflow"
 STACK_KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 
+# Runs a service binary without the stack's own KAFKA_PORT/KAFKA_CONTROLLER_PORT: the
+# services pass every KAFKA_* variable through to librdkafka, and these are not its.
+OF_SERVICE_ENV=(env -u KAFKA_PORT -u KAFKA_CONTROLLER_PORT)
+
 of_log() { printf '==> %s\n' "$*" >&2; }
 of_warn() { printf 'warning: %s\n' "$*" >&2; }
 of_die() {

@@ -14,8 +14,10 @@ static int create_topics(const of_config *cfg, int partitions)
     struct {
         const char *name;
         int partitions;
-    } topics[] = {{OF_TOPIC_ORDERS, partitions},     {OF_TOPIC_RECHARGES, partitions},
-                  {OF_TOPIC_REMITTANCES, partitions}, {OF_TOPIC_DEADLETTER, partitions},
+    } topics[] = {{OF_TOPIC_ORDERS, partitions},
+                  {OF_TOPIC_RECHARGES, partitions},
+                  {OF_TOPIC_REMITTANCES, partitions},
+                  {OF_TOPIC_DEADLETTER, partitions},
                   {OF_TOPIC_ALERTS, 1}};
     enum { NT = sizeof topics / sizeof topics[0] };
     of_error err;
@@ -33,8 +35,8 @@ static int create_topics(const of_config *cfg, int partitions)
     }
     rd_kafka_NewTopic_t *nt[NT];
     for (int i = 0; i < NT; i++) {
-        nt[i] = rd_kafka_NewTopic_new(topics[i].name, topics[i].partitions, 1, errstr,
-                                      sizeof errstr);
+        nt[i] =
+            rd_kafka_NewTopic_new(topics[i].name, topics[i].partitions, 1, errstr, sizeof errstr);
         if (strcmp(topics[i].name, OF_TOPIC_DEADLETTER) == 0)
             rd_kafka_NewTopic_set_config(nt[i], "max.message.bytes", "2097152");
     }

@@ -29,13 +29,12 @@ void lifecycle_created(order_ctx *ctx, of_item *it)
                        it->ev.subject);
         return;
     }
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:O,s:O,s:O,s:O,s:s,s:b,s:i}", "order_id",
-                          it->ev.subject, "shop_id", str(d, "shop_id"), "buyer_id",
-                          str(d, "buyer_id"), "state", "unpaid", "total",
-                          json_object_get(d, "total"), "postage", json_object_get(d, "postage"),
-                          "auction", json_object_get(d, "auction"), "items",
-                          json_object_get(d, "items"), "created_at", it->ev.time, "closed", 0,
-                          "version", 1);
+    json_t *o =
+        json_pack("{s:s,s:s,s:s,s:s,s:O,s:O,s:O,s:O,s:s,s:b,s:i}", "order_id", it->ev.subject,
+                  "shop_id", str(d, "shop_id"), "buyer_id", str(d, "buyer_id"), "state", "unpaid",
+                  "total", json_object_get(d, "total"), "postage", json_object_get(d, "postage"),
+                  "auction", json_object_get(d, "auction"), "items", json_object_get(d, "items"),
+                  "created_at", it->ev.time, "closed", 0, "version", 1);
     order_set_put(&ctx->orders, it->ev.subject, o);
 }
 

@@ -17,9 +17,9 @@ static const char load_sql[] =
     "ORDER BY order_id FOR UPDATE";
 
 /* Columns written back; updated_at is set by the statement. */
-#define ORDER_COLUMNS                                                                          \
-    "order_id, shop_id, buyer_id, state, total, postage, auction, items, created_at, "        \
-    "paid_at, paid_amount, pay_method, printed_at, waybill_no, shipped_at, carrier, closed, " \
+#define ORDER_COLUMNS                                                                              \
+    "order_id, shop_id, buyer_id, state, total, postage, auction, items, created_at, "             \
+    "paid_at, paid_amount, pay_method, printed_at, waybill_no, shipped_at, carrier, closed, "      \
     "closed_at, close_reason, version"
 
 static const char save_sql[] =

@@ -76,9 +76,9 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
 static rd_kafka_t *producer_new(const of_config *cfg)
 {
-    static const char *const defaults[] = {"acks", "all", "enable.idempotence", "true",
-                                           "linger.ms", "10", "batch.size", "1000000",
-                                           "compression.type", "lz4", NULL};
+    static const char *const defaults[] = {
+        "acks",       "all",     "enable.idempotence", "true", "linger.ms", "10",
+        "batch.size", "1000000", "compression.type",   "lz4",  NULL};
     of_error err;
     rd_kafka_conf_t *conf = of_kafka_conf_new(cfg, defaults, &err);
     if (!conf) {
@@ -127,8 +127,8 @@ static int publish_one(rd_kafka_t *rk, const of_event *ev, const line *l, int bi
             e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(ev->etype->topic),
                                   RD_KAFKA_V_KEY(ev->subject, strlen(ev->subject)),
                                   RD_KAFKA_V_VALUE(data, data ? strlen(data) : 0),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-                                  RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_HEADERS(h),
+                                  RD_KAFKA_V_END);
             if (e) {
                 free(data);
                 rd_kafka_headers_destroy(h);
@@ -136,11 +136,10 @@ static int publish_one(rd_kafka_t *rk, const of_event *ev, const line *l, int bi
         } else {
             rd_kafka_headers_t *h = rd_kafka_headers_new(1);
             rd_kafka_header_add(h, "content-type", -1, "application/cloudevents+json", -1);
-            e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(ev->etype->topic),
-                                  RD_KAFKA_V_KEY(ev->subject, strlen(ev->subject)),
-                                  RD_KAFKA_V_VALUE(l->text, l->len),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+            e = rd_kafka_producev(
+                rk, RD_KAFKA_V_TOPIC(ev->etype->topic),
+                RD_KAFKA_V_KEY(ev->subject, strlen(ev->subject)), RD_KAFKA_V_VALUE(l->text, l->len),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
             if (e)
                 rd_kafka_headers_destroy(h);
         }
@@ -248,8 +247,8 @@ int main(int argc, char **argv)
         double t0 = now_s();
         size_t sent = 0;
         for (size_t i = 0; i < n; i++) {
-            of_message_in in = {.value = lines[i].text, .len = lines[i].len,
-                                .max_bytes = cfg.max_event_bytes};
+            of_message_in in = {
+                .value = lines[i].text, .len = lines[i].len, .max_bytes = cfg.max_event_bytes};
             of_event ev;
             if (of_event_decode(v, &in, &ev, &err))
                 continue; /* judged valid above; cannot happen */
