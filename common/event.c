@@ -26,7 +26,7 @@ of_validator *of_validator_new(of_error *err)
     v->reg = of_schema_registry_new();
     if (!v->reg)
         goto oom;
-    for (size_t i = 0; i < of_embedded_schema_count; i++) {
+    for (size_t i = 0; i < of_embedded_schemas_count; i++) {
         json_error_t jerr;
         json_t *doc = json_loads(of_embedded_schemas[i].text, 0, &jerr);
         if (!doc) {

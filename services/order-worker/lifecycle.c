@@ -1,25 +1,12 @@
-/* lifecycle.c — the order lifecycle: created → paid → printed (打單) → shipped, and closed
- * at any point. Each handler checks the order's state allows the event, else rejects it
+/* lifecycle.c — the order lifecycle: created → paid → printed (打單) → shipped, and closed at
+ * any point. Payment sets the T1 ship-by day and the T2 refund-from time; printing leaves
+ * the A7 note. Each handler checks that the order's state allows the event, else rejects it
  * with a reason naming the state, so the shop can see what came out of order. */
+#include <stdio.h>
 #include <string.h>
 
 #include "order_apply.h"
-
-static const char *str(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
-}
-
-static int is_closed(const json_t *o)
-{
-    return json_is_true(json_object_get(o, "closed"));
-}
-
-static void set_str(json_t *o, const char *key, const char *value)
-{
-    json_object_set_new(o, key, value ? json_string(value) : json_null());
-}
+#include "shop_time.h"
 
 void lifecycle_created(order_ctx *ctx, of_item *it)
 {
@@ -29,13 +16,28 @@ void lifecycle_created(order_ctx *ctx, of_item *it)
                        it->ev.subject);
         return;
     }
-    json_t *o =
-        json_pack("{s:s,s:s,s:s,s:s,s:O,s:O,s:O,s:O,s:s,s:b,s:i}", "order_id", it->ev.subject,
-                  "shop_id", str(d, "shop_id"), "buyer_id", str(d, "buyer_id"), "state", "unpaid",
-                  "total", json_object_get(d, "total"), "postage", json_object_get(d, "postage"),
-                  "auction", json_object_get(d, "auction"), "items", json_object_get(d, "items"),
-                  "created_at", it->ev.time, "closed", 0, "version", 1);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:O,s:O,s:O,s:O,s:s,s:b,s:i,s:[],s:s,s:i}",
+                          "order_id", it->ev.subject, "shop_id", order_str(d, "shop_id"),
+                          "buyer_id", order_str(d, "buyer_id"), "state", "unpaid", "total",
+                          json_object_get(d, "total"), "postage", json_object_get(d, "postage"),
+                          "auction", json_object_get(d, "auction"), "items",
+                          json_object_get(d, "items"), "created_at", it->ev.time, "closed", 0,
+                          "version", 0, "struck_skus", "refunded", "0.00", "note_seq", 0);
     order_set_put(&ctx->orders, it->ev.subject, o);
+}
+
+/* T1: paid before the cut-off (shop time) ships the same day, else the next day. */
+static void ship_by(const of_config *cfg, int64_t paid_us, char *out)
+{
+    int h = 12, m = 0;
+    if (cfg)
+        sscanf(cfg->ship_cutoff, "%d:%d", &h, &m);
+    of_shop_date(paid_us, out);
+    if (of_shop_minute_of_day(paid_us) >= h * 60 + m) {
+        char next[11];
+        of_date_next(out, next);
+        memcpy(out, next, 11);
+    }
 }
 
 void lifecycle_paid(order_ctx *ctx, of_item *it)
@@ -43,19 +45,25 @@ void lifecycle_paid(order_ctx *ctx, of_item *it)
     json_t *o = order_for(ctx, it);
     if (!o)
         return;
-    if (is_closed(o)) {
+    if (order_is_closed(o)) {
         of_item_reject(it, "order \"%.64s\" is closed: it cannot be paid", it->ev.subject);
         return;
     }
-    if (strcmp(str(o, "state"), "unpaid") != 0) {
+    if (strcmp(order_str(o, "state"), "unpaid") != 0) {
         of_item_reject(it, "order \"%.64s\" is already paid (state %s)", it->ev.subject,
-                       str(o, "state"));
+                       order_str(o, "state"));
         return;
     }
-    set_str(o, "state", "paid");
-    set_str(o, "paid_at", it->ev.time);
-    set_str(o, "paid_amount", str(it->ev.data, "amount"));
-    set_str(o, "pay_method", str(it->ev.data, "method"));
+    order_set_str(o, "state", "paid");
+    order_set_str(o, "paid_at", it->ev.time);
+    order_set_str(o, "paid_amount", order_str(it->ev.data, "amount"));
+    order_set_str(o, "pay_method", order_str(it->ev.data, "method"));
+    char day[11], from[21];
+    ship_by(ctx->cfg, it->ev.time_us, day);
+    order_set_str(o, "ship_by", day);
+    int hours = ctx->cfg ? ctx->cfg->refund_after_h : 24;
+    of_format_utc(it->ev.time_us + (int64_t)hours * 3600 * 1000000, from);
+    order_set_str(o, "refund_from", from);
     order_set_touch(&ctx->orders, it->ev.subject);
 }
 
@@ -64,8 +72,8 @@ void lifecycle_printed(order_ctx *ctx, of_item *it)
     json_t *o = order_for(ctx, it);
     if (!o)
         return;
-    const char *state = str(o, "state");
-    if (is_closed(o)) {
+    const char *state = order_str(o, "state");
+    if (order_is_closed(o)) {
         of_item_reject(it, "order \"%.64s\" is closed: its waybill cannot be printed",
                        it->ev.subject);
         return;
@@ -80,11 +88,15 @@ void lifecycle_printed(order_ctx *ctx, of_item *it)
                        it->ev.subject);
         return;
     }
+    const char *staff = order_str(it->ev.data, "staff");
+    /* A7: the note of printing is its date, by whoever printed */
+    if (note_add(ctx, it, it->ev.subject, "A7", staff, json_object()))
+        return;
     /* printed again (a reprint) keeps the first print time and takes the new waybill */
     if (strcmp(state, "paid") == 0)
-        set_str(o, "printed_at", it->ev.time);
-    set_str(o, "state", "printed");
-    set_str(o, "waybill_no", str(it->ev.data, "waybill_no"));
+        order_set_str(o, "printed_at", it->ev.time);
+    order_set_str(o, "state", "printed");
+    order_set_str(o, "waybill_no", order_str(it->ev.data, "waybill_no"));
     order_set_touch(&ctx->orders, it->ev.subject);
 }
 
@@ -93,19 +105,19 @@ void lifecycle_shipped(order_ctx *ctx, of_item *it)
     json_t *o = order_for(ctx, it);
     if (!o)
         return;
-    if (is_closed(o)) {
+    if (order_is_closed(o)) {
         of_item_reject(it, "order \"%.64s\" is closed: it cannot ship", it->ev.subject);
         return;
     }
-    if (strcmp(str(o, "state"), "printed") != 0) {
+    if (strcmp(order_str(o, "state"), "printed") != 0) {
         of_item_reject(it, "order \"%.64s\" cannot ship in state %s: it must be paid and printed",
-                       it->ev.subject, str(o, "state"));
+                       it->ev.subject, order_str(o, "state"));
         return;
     }
-    set_str(o, "state", "shipped");
-    set_str(o, "shipped_at", it->ev.time);
-    set_str(o, "carrier", str(it->ev.data, "carrier"));
-    set_str(o, "waybill_no", str(it->ev.data, "waybill_no"));
+    order_set_str(o, "state", "shipped");
+    order_set_str(o, "shipped_at", it->ev.time);
+    order_set_str(o, "carrier", order_str(it->ev.data, "carrier"));
+    order_set_str(o, "waybill_no", order_str(it->ev.data, "waybill_no"));
     order_set_touch(&ctx->orders, it->ev.subject);
 }
 
@@ -114,12 +126,9 @@ void lifecycle_closed(order_ctx *ctx, of_item *it)
     json_t *o = order_for(ctx, it);
     if (!o)
         return;
-    if (is_closed(o)) {
+    if (order_is_closed(o)) {
         of_item_reject(it, "order \"%.64s\" is already closed", it->ev.subject);
         return;
     }
-    json_object_set_new(o, "closed", json_true());
-    set_str(o, "closed_at", it->ev.time);
-    set_str(o, "close_reason", str(it->ev.data, "reason"));
-    order_set_touch(&ctx->orders, it->ev.subject);
+    order_close(ctx, it, o, it->ev.subject, order_str(it->ev.data, "reason"));
 }

@@ -1,14 +1,36 @@
-/* order_apply.c — the dispatch table of order-worker and the batch apply function (see
- * order_apply.h). Events run in the batch's order, which is each partition's order, so the
- * events of one order apply in the order they were published (G3). */
+/* order_apply.c — the dispatch table of order-worker, the batch apply function, the
+ * per-event savepoint and the effects handlers use (see order_apply.h). Events run in the
+ * batch's order, which is each partition's order, so the events of one order apply in the
+ * order they were published (G3). */
 #include "order_apply.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "money.h"
+#include "notes.h"
+#include "shop_time.h"
+
 static const order_rule rules[] = {
-    {"order.created", lifecycle_created}, {"order.paid", lifecycle_paid},
-    {"order.printed", lifecycle_printed}, {"order.shipped", lifecycle_shipped},
+    {"order.created", lifecycle_created},
+    {"order.paid", lifecycle_paid},
+    {"order.printed", lifecycle_printed},
+    {"order.copied", annotate_copied},
+    {"order.shipped", lifecycle_shipped},
     {"order.closed", lifecycle_closed},
+    {"order.price_changed", annotate_price_changed},
+    {"order.address_changed", annotate_address_changed},
+    {"order.waybill_fixed", annotate_waybill_fixed},
+    {"order.buyer_cancelled", cancel_buyer_cancelled},
+    {"order.waybill_cancelled", cancel_waybill_cancelled},
+    {"order.exchanged", cancel_exchanged},
+    {"order.out_of_stock", stock_out_of_stock},
+    {"refund.claimable", refund_claimable},
+    {"refund.due", refund_due},
+    {"refund.registered", refund_registered},
+    {"balance.registered", balance_registered},
+    {"balance.used", balance_used},
 };
 
 static const order_rule *rule_for(const char *type)
@@ -17,6 +39,150 @@ static const order_rule *rule_for(const char *type)
         if (strcmp(rules[i].type, type) == 0)
             return &rules[i];
     return NULL;
+}
+
+void order_ctx_init(order_ctx *ctx, const of_config *cfg)
+{
+    memset(ctx, 0, sizeof *ctx);
+    ctx->cfg = cfg;
+    ctx->orders.rows = json_object();
+    ctx->orders.dirty = json_object();
+    ctx->notes = json_object();
+    ctx->tasks = json_object();
+    ctx->balances = json_object();
+    ctx->ledger = json_array();
+    ctx->refunds = json_array();
+}
+
+void order_ctx_free(order_ctx *ctx)
+{
+    order_set_free(&ctx->orders);
+    json_decref(ctx->notes);
+    json_decref(ctx->tasks);
+    json_decref(ctx->balances);
+    json_decref(ctx->ledger);
+    json_decref(ctx->refunds);
+    memset(ctx, 0, sizeof *ctx);
+}
+
+/* ---- savepoint --------------------------------------------------------------------------- */
+
+/* The keyed state an event can touch: its order and the exchange's new order (rows, dirty
+ * marks, notes, tasks) and a buyer's balance. Copies are taken before the handler runs. */
+enum { SP_KEYS = 3, SP_MAPS = 4 };
+
+typedef struct savepoint {
+    const char *keys[SP_KEYS];
+    json_t *copies[SP_MAPS][SP_KEYS]; /* NULL: the key was absent */
+    json_t *balance_copy;
+    size_t ledger_len, refunds_len;
+} savepoint;
+
+static json_t **sp_maps(order_ctx *ctx, json_t **out)
+{
+    out[0] = ctx->orders.rows;
+    out[1] = ctx->orders.dirty;
+    out[2] = ctx->notes;
+    out[3] = ctx->tasks;
+    return out;
+}
+
+static void sp_take(order_ctx *ctx, of_item *it, savepoint *sp)
+{
+    memset(sp, 0, sizeof *sp);
+    sp->keys[0] = it->ev.subject;
+    sp->keys[1] = json_string_value(json_object_get(it->ev.data, "new_order_id"));
+    sp->keys[2] = json_string_value(json_object_get(it->ev.data, "order_id"));
+    json_t *maps[SP_MAPS];
+    sp_maps(ctx, maps);
+    for (int m = 0; m < SP_MAPS; m++)
+        for (int k = 0; k < SP_KEYS; k++)
+            if (sp->keys[k])
+                sp->copies[m][k] = json_deep_copy(json_object_get(maps[m], sp->keys[k]));
+    sp->balance_copy = json_deep_copy(ctx->balances);
+    sp->ledger_len = json_array_size(ctx->ledger);
+    sp->refunds_len = json_array_size(ctx->refunds);
+}
+
+static void sp_release(savepoint *sp)
+{
+    for (int m = 0; m < SP_MAPS; m++)
+        for (int k = 0; k < SP_KEYS; k++)
+            json_decref(sp->copies[m][k]);
+    json_decref(sp->balance_copy);
+}
+
+static void sp_restore(order_ctx *ctx, savepoint *sp)
+{
+    json_t *maps[SP_MAPS];
+    sp_maps(ctx, maps);
+    for (int m = 0; m < SP_MAPS; m++)
+        for (int k = SP_KEYS - 1; k >= 0; k--) {
+            if (!sp->keys[k])
+                continue;
+            if (sp->copies[m][k])
+                json_object_set(maps[m], sp->keys[k], sp->copies[m][k]);
+            else
+                json_object_del(maps[m], sp->keys[k]);
+        }
+    json_object_update(ctx->balances, sp->balance_copy);
+    while (json_array_size(ctx->ledger) > sp->ledger_len)
+        json_array_remove(ctx->ledger, json_array_size(ctx->ledger) - 1);
+    while (json_array_size(ctx->refunds) > sp->refunds_len)
+        json_array_remove(ctx->refunds, json_array_size(ctx->refunds) - 1);
+}
+
+void order_apply_one(order_ctx *ctx, of_item *it)
+{
+    const order_rule *rule = rule_for(it->ev.type);
+    if (!rule) {
+        of_item_reject(it, "type: %s events are not applied by order-worker", it->ev.type);
+        return;
+    }
+    savepoint sp;
+    sp_take(ctx, it, &sp);
+    rule->apply(ctx, it);
+    json_t *o = order_set_get(&ctx->orders, it->ev.subject);
+    if (it->state == OF_ITEM_REJECTED) {
+        sp_restore(ctx, &sp);
+    } else if (o) { /* version counts the events applied to the order */
+        json_object_set_new(o, "version",
+                            json_integer(json_integer_value(json_object_get(o, "version")) + 1));
+        order_set_touch(&ctx->orders, it->ev.subject);
+    }
+    sp_release(&sp);
+}
+
+int order_apply_batch(void *cfg, of_db *db, of_batch *batch, of_error *err)
+{
+    order_ctx ctx;
+    order_ctx_init(&ctx, cfg);
+    int rc = order_store_load(&ctx, db, batch, err);
+    for (size_t i = 0; rc == 0 && i < batch->n; i++)
+        if (batch->items[i].state == OF_ITEM_PENDING)
+            order_apply_one(&ctx, &batch->items[i]);
+    if (rc == 0)
+        rc = order_store_save(&ctx, db, err);
+    order_ctx_free(&ctx);
+    return rc;
+}
+
+/* ---- effects ----------------------------------------------------------------------------- */
+
+const char *order_str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+void order_set_str(json_t *o, const char *key, const char *value)
+{
+    json_object_set_new(o, key, value ? json_string(value) : json_null());
+}
+
+int order_is_closed(const json_t *o)
+{
+    return json_is_true(json_object_get(o, "closed"));
 }
 
 json_t *order_for(order_ctx *ctx, of_item *it)
@@ -28,26 +194,114 @@ json_t *order_for(order_ctx *ctx, of_item *it)
     return o;
 }
 
-int order_apply_batch(void *cfg, of_db *db, of_batch *batch, of_error *err)
+void order_close(order_ctx *ctx, of_item *it, json_t *o, const char *order_id,
+                 const char *reason)
 {
-    order_ctx ctx = {.cfg = cfg};
-    if (order_set_load(&ctx.orders, db, batch, err)) {
-        order_set_free(&ctx.orders);
+    if (order_is_closed(o))
+        return;
+    json_object_set_new(o, "closed", json_true());
+    order_set_str(o, "closed_at", it->ev.time);
+    order_set_str(o, "close_reason", reason);
+    order_set_touch(&ctx->orders, order_id);
+}
+
+int note_add(order_ctx *ctx, of_item *it, const char *order_id, const char *key,
+             const char *author, json_t *params)
+{
+    char date[11];
+    of_shop_date(it->ev.time_us, date);
+    if (notes_check(it, key, params)) {
+        json_decref(params);
         return -1;
     }
-    for (size_t i = 0; i < batch->n; i++) {
-        of_item *it = &batch->items[i];
-        if (it->state != OF_ITEM_PENDING)
-            continue;
-        const order_rule *rule = rule_for(it->ev.type);
-        if (!rule) {
-            of_item_reject(it, "type: %s is not applied by this version of order-worker",
-                           it->ev.type);
-            continue;
+    json_object_set_new(params, "date", json_string(date));
+    json_t *o = order_set_get(&ctx->orders, order_id);
+    json_int_t seq = json_integer_value(json_object_get(o, "note_seq")) + 1;
+    json_object_set_new(o, "note_seq", json_integer(seq));
+    char *text[3] = {NULL, NULL, NULL};
+    of_error err;
+    for (int l = 0; l < 3; l++) {
+        text[l] = notes_render(key, l, params, &err);
+        if (!text[l]) {
+            of_item_reject(it, "cannot write the note: %s", err.msg);
+            for (int k = 0; k < l; k++)
+                free(text[k]);
+            json_decref(params);
+            return -1;
         }
-        rule->apply(&ctx, it);
     }
-    int rc = order_set_save(&ctx.orders, db, err);
-    order_set_free(&ctx.orders);
-    return rc;
+    json_t *row = json_pack("{s:s,s:I,s:s,s:s,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "order_id",
+                            order_id, "seq", seq, "code", notes_rule(key), "template", key,
+                            "params", params, "author", author, "noted_at", it->ev.time,
+                            "rendered", text[0], "rendered_hans", text[1], "rendered_en",
+                            text[2], "event_source", it->ev.source, "event_id", it->ev.id);
+    for (int l = 0; l < 3; l++)
+        free(text[l]);
+    json_t *list = json_object_get(ctx->notes, order_id);
+    if (!list) {
+        list = json_array();
+        json_object_set_new(ctx->notes, order_id, list);
+    }
+    json_array_append_new(list, row);
+    return 0;
+}
+
+json_t *task_open(order_ctx *ctx, of_item *it, const char *order_id, const char *kind,
+                  const char *assignee, json_t *detail)
+{
+    json_t *t = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:s}", "order_id", order_id, "kind",
+                          kind, "assignee", assignee, "status", "open", "created_at",
+                          it->ev.time, "detail", detail ? detail : json_object(),
+                          "created_by_source", it->ev.source, "created_by_id", it->ev.id);
+    json_t *list = json_object_get(ctx->tasks, order_id);
+    if (!list) {
+        list = json_array();
+        json_object_set_new(ctx->tasks, order_id, list);
+    }
+    json_array_append_new(list, t);
+    return t;
+}
+
+json_t *task_find(order_ctx *ctx, const char *order_id, const char *kind)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(ctx->tasks, order_id), i, t)
+    {
+        if (strcmp(order_str(t, "status"), "open") == 0 && strcmp(order_str(t, "kind"), kind) == 0)
+            return t;
+    }
+    return NULL;
+}
+
+void task_close(of_item *it, json_t *task, const char *by)
+{
+    order_set_str(task, "status", "done");
+    order_set_str(task, "closed_at", it->ev.time);
+    order_set_str(task, "closed_by", by);
+}
+
+int ledger_add(order_ctx *ctx, of_item *it, const char *buyer, int64_t delta,
+               const char *order_id, const char *kind, const char *staff, const char *reason,
+               int64_t *after)
+{
+    int64_t balance = json_integer_value(json_object_get(ctx->balances, buyer));
+    if (balance + delta < 0) {
+        char have[32], want[32];
+        of_item_reject(it, "buyer \"%.64s\" has a balance of %s: %s cannot be deducted (a "
+                           "balance never goes negative)",
+                       buyer, of_money_format(balance, have, sizeof have),
+                       of_money_format(-delta, want, sizeof want));
+        return -1;
+    }
+    *after = balance + delta;
+    json_object_set_new(ctx->balances, buyer, json_integer(*after));
+    char d[32], a[32];
+    json_array_append_new(
+        ctx->ledger,
+        json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s,s:s,s:s?}", "buyer_id", buyer, "delta",
+                  of_money_format(delta, d, sizeof d), "balance_after",
+                  of_money_format(*after, a, sizeof a), "order_id", order_id, "at", it->ev.time,
+                  "kind", kind, "staff", staff, "reason", reason));
+    return 0;
 }

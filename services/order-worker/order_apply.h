@@ -1,8 +1,14 @@
-/* order_apply.h — how order-worker applies a batch: one table maps each event type to its
- * handler; a handler reads the order's current state from the batch's order_set and either
- * changes it or rejects the event with a reason (nothing applied). */
+/* order_apply.h — how order-worker applies a batch. One table maps each event type to its
+ * handler. A handler reads the batch's state (orders, their open tasks, buyers' balances),
+ * checks the event against the order's state, and either records its effects (state,
+ * notes, tasks, ledger entries, refund registrations) or rejects it with a reason. A
+ * rejected event leaves nothing behind: each handler runs under a savepoint of the state it
+ * can touch, restored on rejection. Everything is written back in a few set-based
+ * statements at the end of the batch (order_store.c). */
 #ifndef ORDER_APPLY_H
 #define ORDER_APPLY_H
+
+#include <stdint.h>
 
 #include "config.h"
 #include "consumer.h"
@@ -11,6 +17,11 @@
 typedef struct order_ctx {
     const of_config *cfg;
     order_set orders;
+    json_t *notes;    /* order_id -> [new order_notes rows] */
+    json_t *tasks;    /* order_id -> [task objects: open ones loaded, new ones (no task_id)] */
+    json_t *balances; /* buyer_id -> balance in cents (locked rows of buyer_balances) */
+    json_t *ledger;   /* [new balance_ledger rows] */
+    json_t *refunds;  /* [new refund_registrations rows] */
 } order_ctx;
 
 typedef void (*order_handler)(order_ctx *ctx, of_item *it);
@@ -23,14 +34,66 @@ typedef struct order_rule {
 /* The of_apply_fn of order-worker (ctx: const of_config *). */
 int order_apply_batch(void *cfg, of_db *db, of_batch *batch, of_error *err);
 
-/* Handlers of the order lifecycle (lifecycle.c). */
+/* Runs one handler under a savepoint (what order_apply_batch does per event). */
+void order_apply_one(order_ctx *ctx, of_item *it);
+
+/* An empty context (no database), for order_apply_one in tests and for a batch. */
+void order_ctx_init(order_ctx *ctx, const of_config *cfg);
+void order_ctx_free(order_ctx *ctx);
+
+/* ---- effects, for handlers ----------------------------------------------------------- */
+
+/* The order the event names, or NULL after rejecting the event ("unknown order"). */
+json_t *order_for(order_ctx *ctx, of_item *it);
+const char *order_str(const json_t *o, const char *key); /* "" when absent */
+void order_set_str(json_t *o, const char *key, const char *value);
+int order_is_closed(const json_t *o);
+/* Closes the transaction at the event's time. */
+void order_close(order_ctx *ctx, of_item *it, json_t *o, const char *order_id,
+                 const char *reason);
+
+/* Adds a note to order_id, authored by author, with params (stolen) plus {date} from the
+ * event's time in SHOP_TZ. Returns -1 after rejecting the event when a parameter is blank. */
+int note_add(order_ctx *ctx, of_item *it, const char *order_id, const char *key,
+             const char *author, json_t *params);
+
+/* Opens a task (detail stolen, may be NULL); returns it (borrowed). */
+json_t *task_open(order_ctx *ctx, of_item *it, const char *order_id, const char *kind,
+                  const char *assignee, json_t *detail);
+/* The first open task of that kind on the order, or NULL. */
+json_t *task_find(order_ctx *ctx, const char *order_id, const char *kind);
+void task_close(of_item *it, json_t *task, const char *by);
+
+/* Adds delta cents to the buyer's balance with a ledger entry. Returns -1 after rejecting
+ * the event when the balance would go negative; *after receives the new balance. */
+int ledger_add(order_ctx *ctx, of_item *it, const char *buyer, int64_t delta,
+               const char *order_id, const char *kind, const char *staff, const char *reason,
+               int64_t *after);
+
+/* ---- handlers ------------------------------------------------------------------------ */
+
+/* lifecycle.c: created → paid → printed → shipped; closed */
 void lifecycle_created(order_ctx *ctx, of_item *it);
 void lifecycle_paid(order_ctx *ctx, of_item *it);
 void lifecycle_printed(order_ctx *ctx, of_item *it);
 void lifecycle_shipped(order_ctx *ctx, of_item *it);
 void lifecycle_closed(order_ctx *ctx, of_item *it);
-
-/* The order the event names, or NULL after rejecting the event ("unknown order"). */
-json_t *order_for(order_ctx *ctx, of_item *it);
+/* annotate.c: A1-A12 */
+void annotate_price_changed(order_ctx *ctx, of_item *it);
+void annotate_copied(order_ctx *ctx, of_item *it);
+void annotate_address_changed(order_ctx *ctx, of_item *it);
+void annotate_waybill_fixed(order_ctx *ctx, of_item *it);
+/* cancel.c: A13-A18 */
+void cancel_buyer_cancelled(order_ctx *ctx, of_item *it);
+void cancel_waybill_cancelled(order_ctx *ctx, of_item *it);
+void cancel_exchanged(order_ctx *ctx, of_item *it);
+/* stock.c: A19-A21 */
+void stock_out_of_stock(order_ctx *ctx, of_item *it);
+/* refund.c: F1-F4 */
+void refund_claimable(order_ctx *ctx, of_item *it);
+void refund_due(order_ctx *ctx, of_item *it);
+void refund_registered(order_ctx *ctx, of_item *it);
+void balance_registered(order_ctx *ctx, of_item *it);
+void balance_used(order_ctx *ctx, of_item *it);
 
 #endif

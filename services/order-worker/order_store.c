@@ -1,28 +1,45 @@
-/* order_store.c — loading and saving the orders of a batch (see order_store.h). All SQL of
- * the orders table lives here. */
+/* order_store.c — loading and saving a batch's state (see order_store.h). */
 #include "order_store.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static const char load_sql[] =
+#include "money.h"
+#include "order_apply.h"
+
+static const char load_orders_sql[] =
     "SELECT json_build_object('order_id', order_id, 'shop_id', shop_id, 'buyer_id', buyer_id, "
     "'state', state, 'total', total::text, 'postage', postage::text, 'auction', auction, "
     "'items', items, 'created_at', created_at, 'paid_at', paid_at, "
     "'paid_amount', paid_amount::text, 'pay_method', pay_method, 'printed_at', printed_at, "
     "'waybill_no', waybill_no, 'shipped_at', shipped_at, 'carrier', carrier, "
     "'closed', closed, 'closed_at', closed_at, 'close_reason', close_reason, "
-    "'version', version)::text "
-    "FROM orders WHERE order_id IN (SELECT json_array_elements_text($1::json)) "
+    "'version', version, 'address', address, 'struck_skus', struck_skus, 'ship_by', ship_by, "
+    "'refund_from', refund_from, 'refunded', refunded::text, 'note_seq', "
+    "(SELECT coalesce(max(n.seq), 0) FROM order_notes n WHERE n.order_id = o.order_id))::text "
+    "FROM orders o WHERE order_id IN (SELECT json_array_elements_text($1::json)) "
     "ORDER BY order_id FOR UPDATE";
 
-/* Columns written back; updated_at is set by the statement. */
-#define ORDER_COLUMNS                                                                              \
-    "order_id, shop_id, buyer_id, state, total, postage, auction, items, created_at, "             \
-    "paid_at, paid_amount, pay_method, printed_at, waybill_no, shipped_at, carrier, closed, "      \
-    "closed_at, close_reason, version"
+static const char load_tasks_sql[] =
+    "SELECT json_build_object('task_id', task_id, 'order_id', order_id, 'kind', kind, "
+    "'assignee', assignee, 'status', status, 'created_at', created_at, 'detail', detail)::text "
+    "FROM tasks WHERE status = 'open' AND order_id IN "
+    "(SELECT json_array_elements_text($1::json)) ORDER BY task_id";
 
-static const char save_sql[] =
+static const char ensure_buyers_sql[] =
+    "INSERT INTO buyer_balances (buyer_id) SELECT json_array_elements_text($1::json) "
+    "ON CONFLICT DO NOTHING";
+
+static const char load_buyers_sql[] =
+    "SELECT buyer_id, (balance * 100)::bigint FROM buyer_balances "
+    "WHERE buyer_id IN (SELECT json_array_elements_text($1::json)) ORDER BY buyer_id FOR UPDATE";
+
+#define ORDER_COLUMNS                                                                          \
+    "order_id, shop_id, buyer_id, state, total, postage, auction, items, created_at, "        \
+    "paid_at, paid_amount, pay_method, printed_at, waybill_no, shipped_at, carrier, closed, " \
+    "closed_at, close_reason, version, address, struck_skus, ship_by, refund_from, refunded"
+
+static const char save_orders_sql[] =
     "INSERT INTO orders (" ORDER_COLUMNS ") SELECT " ORDER_COLUMNS
     " FROM json_populate_recordset(NULL::orders, $1::json) "
     "ON CONFLICT (order_id) DO UPDATE SET state = EXCLUDED.state, total = EXCLUDED.total, "
@@ -31,60 +48,209 @@ static const char save_sql[] =
     "printed_at = EXCLUDED.printed_at, waybill_no = EXCLUDED.waybill_no, "
     "shipped_at = EXCLUDED.shipped_at, carrier = EXCLUDED.carrier, closed = EXCLUDED.closed, "
     "closed_at = EXCLUDED.closed_at, close_reason = EXCLUDED.close_reason, "
-    "version = EXCLUDED.version, updated_at = now()";
+    "version = EXCLUDED.version, address = EXCLUDED.address, "
+    "struck_skus = EXCLUDED.struck_skus, ship_by = EXCLUDED.ship_by, "
+    "refund_from = EXCLUDED.refund_from, refunded = EXCLUDED.refunded, updated_at = now()";
 
-int order_set_load(order_set *set, of_db *db, const of_batch *batch, of_error *err)
+static const char save_notes_sql[] =
+    "INSERT INTO order_notes (order_id, seq, code, template, params, author, noted_at, "
+    "rendered, rendered_hans, rendered_en, event_source, event_id) "
+    "SELECT order_id, seq, code, template, params, author, noted_at, rendered, rendered_hans, "
+    "rendered_en, event_source, event_id FROM json_populate_recordset(NULL::order_notes, "
+    "$1::json)";
+
+static const char insert_tasks_sql[] =
+    "INSERT INTO tasks (order_id, kind, assignee, status, created_at, closed_at, closed_by, "
+    "detail, created_by_source, created_by_id) SELECT order_id, kind, assignee, status, "
+    "created_at, closed_at, closed_by, detail, created_by_source, created_by_id "
+    "FROM json_populate_recordset(NULL::tasks, $1::json)";
+
+static const char close_tasks_sql[] =
+    "UPDATE tasks t SET status = 'done', closed_at = u.closed_at, closed_by = u.closed_by "
+    "FROM json_to_recordset($1::json) AS u(task_id bigint, closed_at timestamptz, "
+    "closed_by text) WHERE t.task_id = u.task_id AND t.status = 'open'";
+
+static const char save_ledger_sql[] =
+    "INSERT INTO balance_ledger (buyer_id, delta, balance_after, order_id, at, kind, staff, "
+    "reason) SELECT buyer_id, delta, balance_after, order_id, at, kind, staff, reason "
+    "FROM json_populate_recordset(NULL::balance_ledger, $1::json)";
+
+static const char save_balances_sql[] =
+    "UPDATE buyer_balances b SET balance = j.value::bigint / 100.0 "
+    "FROM json_each_text($1::json) AS j WHERE b.buyer_id = j.key";
+
+static const char save_refunds_sql[] =
+    "INSERT INTO refund_registrations (order_id, buyer_id, channel, account, real_name, "
+    "amount, reason, staff, registered_at) SELECT order_id, buyer_id, channel, account, "
+    "real_name, amount, reason, staff, registered_at "
+    "FROM json_populate_recordset(NULL::refund_registrations, $1::json)";
+
+/* Runs sql with one JSON parameter (stolen). Nothing to do for an empty array/object. */
+static PGresult *exec_json(of_db *db, const char *sql, json_t *arg, of_error *err)
 {
-    set->rows = json_object();
-    set->dirty = json_object();
-    json_t *ids = json_object(); /* distinct ids */
-    for (size_t i = 0; i < batch->n; i++) {
-        const of_item *it = &batch->items[i];
-        if (it->state == OF_ITEM_PENDING)
-            json_object_set_new(ids, it->ev.subject, json_true());
+    if (json_is_array(arg) ? json_array_size(arg) == 0 : json_object_size(arg) == 0) {
+        json_decref(arg);
+        return NULL;
     }
-    json_t *arr = json_array();
-    const char *id;
-    json_t *v;
-    json_object_foreach(ids, id, v) json_array_append_new(arr, json_string(id));
-    json_decref(ids);
-    char *js = json_dumps(arr, JSON_COMPACT);
-    json_decref(arr);
-    if (!js)
-        return of_error_set(err, "out of memory");
+    char *js = json_dumps(arg, JSON_COMPACT);
+    json_decref(arg);
+    if (!js) {
+        of_error_set(err, "out of memory");
+        return NULL;
+    }
     const char *params[] = {js};
-    PGresult *r = of_db_exec(db, load_sql, 1, params, err);
+    PGresult *r = of_db_exec(db, sql, 1, params, err);
     free(js);
-    if (!r)
-        return -1;
+    return r;
+}
+
+/* Like exec_json for statements without rows; 0 on success or nothing to do. */
+static int run_json(of_db *db, const char *sql, json_t *arg, of_error *err)
+{
+    err->msg[0] = '\0';
+    PGresult *r = exec_json(db, sql, arg, err);
+    if (r) {
+        PQclear(r);
+        return 0;
+    }
+    return err->msg[0] ? -1 : 0;
+}
+
+static void add_unique(json_t *set, const char *s)
+{
+    if (s && *s)
+        json_object_set_new(set, s, json_true());
+}
+
+static json_t *keys_array(json_t *set)
+{
+    json_t *arr = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(set, k, v) json_array_append_new(arr, json_string(k));
+    json_decref(set);
+    return arr;
+}
+
+/* Parses each row's JSON text and hands it to add. */
+static void each_row(PGresult *r, void (*add)(void *, json_t *), void *arg)
+{
     for (int row = 0; row < PQntuples(r); row++) {
-        json_error_t jerr;
-        json_t *o = json_loads(PQgetvalue(r, row, 0), 0, &jerr);
-        const char *oid = json_string_value(json_object_get(o, "order_id"));
-        if (oid)
-            json_object_set(set->rows, oid, o);
+        json_t *o = json_loads(PQgetvalue(r, row, 0), 0, NULL);
+        if (o)
+            add(arg, o);
         json_decref(o);
     }
+}
+
+static void add_order(void *arg, json_t *o)
+{
+    order_ctx *ctx = arg;
+    const char *id = json_string_value(json_object_get(o, "order_id"));
+    if (id)
+        json_object_set(ctx->orders.rows, id, o);
+}
+
+static void add_task(void *arg, json_t *t)
+{
+    order_ctx *ctx = arg;
+    const char *id = json_string_value(json_object_get(t, "order_id"));
+    json_t *list = json_object_get(ctx->tasks, id);
+    if (!list) {
+        list = json_array();
+        json_object_set_new(ctx->tasks, id, list);
+    }
+    json_array_append(list, t);
+}
+
+int order_store_load(order_ctx *ctx, of_db *db, const of_batch *batch, of_error *err)
+{
+    json_t *ids = json_object(), *buyers = json_object();
+    for (size_t i = 0; i < batch->n; i++) {
+        const of_item *it = &batch->items[i];
+        if (it->state != OF_ITEM_PENDING)
+            continue;
+        add_unique(ids, it->ev.subject);
+        add_unique(ids, json_string_value(json_object_get(it->ev.data, "new_order_id")));
+        add_unique(ids, json_string_value(json_object_get(it->ev.data, "order_id")));
+        if (strncmp(it->ev.type, "balance.", 8) == 0)
+            add_unique(buyers, json_string_value(json_object_get(it->ev.data, "buyer_id")));
+    }
+    json_t *id_list = keys_array(ids);
+    json_incref(id_list);
+    PGresult *r = exec_json(db, load_orders_sql, id_list, err);
+    if (!r) {
+        int empty = json_array_size(id_list) == 0;
+        json_decref(id_list);
+        return empty ? 0 : -1;
+    }
+    each_row(r, add_order, ctx);
+    PQclear(r);
+    r = exec_json(db, load_tasks_sql, id_list, err);
+    if (!r)
+        return -1;
+    each_row(r, add_task, ctx);
+    PQclear(r);
+    /* a balance deduction in a price change touches the order's buyer */
+    for (size_t i = 0; i < batch->n; i++) {
+        const of_item *it = &batch->items[i];
+        if (it->state == OF_ITEM_PENDING && strcmp(it->ev.type, "order.price_changed") == 0)
+            add_unique(buyers, json_string_value(json_object_get(
+                                   json_object_get(ctx->orders.rows, it->ev.subject), "buyer_id")));
+    }
+    if (json_object_size(buyers) == 0) {
+        json_decref(buyers);
+        return 0;
+    }
+    json_t *buyer_list = keys_array(buyers);
+    json_incref(buyer_list);
+    if (run_json(db, ensure_buyers_sql, buyer_list, err)) {
+        json_decref(buyer_list);
+        return -1;
+    }
+    r = exec_json(db, load_buyers_sql, buyer_list, err);
+    if (!r)
+        return -1;
+    for (int row = 0; row < PQntuples(r); row++)
+        json_object_set_new(ctx->balances, PQgetvalue(r, row, 0),
+                            json_integer(atoll(PQgetvalue(r, row, 1))));
     PQclear(r);
     return 0;
 }
 
-int order_set_save(order_set *set, of_db *db, of_error *err)
+int order_store_save(order_ctx *ctx, of_db *db, of_error *err)
 {
-    if (json_object_size(set->dirty) == 0)
-        return 0;
-    json_t *arr = json_array();
+    json_t *orders = json_array();
     const char *id;
     json_t *v;
-    json_object_foreach(set->dirty, id, v) json_array_append(arr, json_object_get(set->rows, id));
-    char *js = json_dumps(arr, JSON_COMPACT);
-    json_decref(arr);
-    if (!js)
-        return of_error_set(err, "out of memory");
-    const char *params[] = {js};
-    int rc = of_db_run(db, save_sql, 1, params, err);
-    free(js);
-    return rc;
+    json_object_foreach(ctx->orders.dirty, id, v)
+        json_array_append(orders, json_object_get(ctx->orders.rows, id));
+    json_t *notes = json_array(), *new_tasks = json_array(), *closed = json_array();
+    json_object_foreach(ctx->notes, id, v) json_array_extend(notes, v);
+    json_object_foreach(ctx->tasks, id, v)
+    {
+        size_t i;
+        json_t *t;
+        json_array_foreach(v, i, t)
+        {
+            if (!json_object_get(t, "task_id"))
+                json_array_append(new_tasks, t);
+            else if (strcmp(order_str(t, "status"), "done") == 0)
+                json_array_append(closed, t);
+        }
+    }
+    if (run_json(db, save_orders_sql, orders, err) || run_json(db, save_notes_sql, notes, err) ||
+        run_json(db, insert_tasks_sql, new_tasks, err) ||
+        run_json(db, close_tasks_sql, closed, err))
+        return -1;
+    json_incref(ctx->ledger);
+    json_incref(ctx->refunds);
+    json_incref(ctx->balances);
+    if (run_json(db, save_ledger_sql, ctx->ledger, err) ||
+        run_json(db, save_balances_sql, ctx->balances, err) ||
+        run_json(db, save_refunds_sql, ctx->refunds, err))
+        return -1;
+    return 0;
 }
 
 void order_set_free(order_set *set)
@@ -107,8 +273,5 @@ void order_set_put(order_set *set, const char *order_id, json_t *row)
 
 void order_set_touch(order_set *set, const char *order_id)
 {
-    json_t *o = json_object_get(set->rows, order_id);
-    json_object_set_new(o, "version",
-                        json_integer(json_integer_value(json_object_get(o, "version")) + 1));
     json_object_set_new(set->dirty, order_id, json_true());
 }
