@@ -10,6 +10,7 @@
  * Patterns are compiled and run under a C.UTF-8 locale (uselocale, thread-local) so that a
  * class such as [^,] consumes one code point, as it does for ajv's unicode RegExp. */
 #include "json_schema.h"
+#include "pattern.h"
 
 #include <locale.h>
 #include <regex.h>
@@ -120,7 +121,8 @@ typedef struct re_entry {
     char *pattern; /* NULL: empty slot */
     size_t len;
     uint64_t hash;
-    regex_t *re; /* re[0] for any UTF-8 string, re[1] (C locale, faster) for pure ASCII */
+    regex_t *re;      /* re[0] for any UTF-8 string, re[1] (C locale, faster) for pure ASCII */
+    of_pattern *fast; /* pattern.c's matcher for ASCII strings; NULL: outside its subset */
 } re_entry;
 
 struct of_schema_registry {
@@ -159,6 +161,7 @@ void of_schema_registry_free(of_schema_registry *reg)
         regfree(&reg->res[i].re[0]);
         regfree(&reg->res[i].re[1]);
         free(reg->res[i].re);
+        of_pattern_free(reg->res[i].fast);
         free(reg->res[i].pattern);
     }
     free(reg->res);
@@ -207,7 +210,7 @@ static uint64_t hash_bytes(const char *s, size_t len)
     return h;
 }
 
-static const regex_t *re_find(const of_schema_registry *reg, const char *pat, size_t len)
+static const re_entry *re_find(const of_schema_registry *reg, const char *pat, size_t len)
 {
     if (!reg || reg->res_cap == 0)
         return NULL;
@@ -218,7 +221,7 @@ static const regex_t *re_find(const of_schema_registry *reg, const char *pat, si
         if (!e->pattern)
             return NULL;
         if (e->hash == h && e->len == len && memcmp(e->pattern, pat, len) == 0)
-            return e->re;
+            return e;
     }
 }
 
@@ -259,7 +262,7 @@ static int re_insert(of_schema_registry *reg, const char *pat, size_t len, regex
     size_t j = (size_t)h & (reg->res_cap - 1);
     while (reg->res[j].pattern)
         j = (j + 1) & (reg->res_cap - 1);
-    reg->res[j] = (re_entry){copy, len, h, re};
+    reg->res[j] = (re_entry){copy, len, h, re, of_pattern_compile(copy)};
     reg->nres++;
     return 0;
 }
@@ -696,7 +699,9 @@ static bool eval_pattern(eval_ctx *c, const json_t *pattern, const json_t *inst,
 {
     if (!json_is_string(pattern))
         return true;
-    const regex_t *re = re_find(c->reg, json_string_value(pattern), json_string_length(pattern));
+    const re_entry *entry =
+        re_find(c->reg, json_string_value(pattern), json_string_length(pattern));
+    const regex_t *re = entry ? entry->re : NULL;
     if (!re)
         return fail(err, path, "pattern %s was not compiled (schema not added to the registry)",
                     json_string_value(pattern));
@@ -709,13 +714,18 @@ static bool eval_pattern(eval_ctx *c, const json_t *pattern, const json_t *inst,
             i++;
         /* ASCII strings read the same in both locales; the C locale's matcher is far faster */
         int ascii = i == len && c->reg->c != (locale_t)0;
-        locale_t loc = ascii ? c->reg->c : c->reg->utf8;
-        locale_t old = (locale_t)0;
-        if (loc != (locale_t)0)
-            old = uselocale(loc);
-        ok = regexec(&re[ascii], s, 0, NULL, 0) == 0;
-        if (old != (locale_t)0)
-            uselocale(old);
+        int fast = ascii && entry->fast ? of_pattern_match(entry->fast, s, len) : -1;
+        if (fast >= 0) {
+            ok = fast == 1;
+        } else {
+            locale_t loc = ascii ? c->reg->c : c->reg->utf8;
+            locale_t old = (locale_t)0;
+            if (loc != (locale_t)0)
+                old = uselocale(loc);
+            ok = regexec(&re[ascii], s, 0, NULL, 0) == 0;
+            if (old != (locale_t)0)
+                uselocale(old);
+        }
     }
     if (ok)
         return true;
