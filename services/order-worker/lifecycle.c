@@ -3,10 +3,43 @@
  * the A7 note. Each handler checks that the order's state allows the event, else rejects it
  * with a reason naming the state, so the shop can see what came out of order. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "order_apply.h"
 #include "shop_time.h"
+
+/* M5: the buyer already ordered the same goods by bank remittance (off the shop): this shop
+ * order is a duplicate and is closed, noted for the remittance's staff. */
+static void close_if_remitted(order_ctx *ctx, of_item *it, json_t *o)
+{
+    json_t *remits = json_object_get(ctx->remits, order_str(o, "buyer_id"));
+    if (!json_array_size(remits))
+        return;
+    char *key = items_key(json_object_get(o, "items"));
+    size_t i;
+    json_t *r;
+    json_array_foreach(remits, i, r)
+    {
+        char *rkey = items_key(json_object_get(r, "items"));
+        int same = key && rkey && strcmp(key, rkey) == 0;
+        free(rkey);
+        if (!same)
+            continue;
+        const char *staff = order_str(r, "staff");
+        if (note_add(ctx, it, it->ev.subject, "M5", staff,
+                     json_pack("{s:s,s:s}", "remit_id", order_str(r, "remit_id"), "staff",
+                               staff)) == 0) {
+            order_close(ctx, it, o, it->ev.subject, "remittance_duplicate");
+            json_array_append_new(ctx->remit_dups,
+                                  json_pack("{s:s,s:s}", "remit_id", order_str(r, "remit_id"),
+                                            "order_id", it->ev.subject));
+            json_array_remove(remits, i); /* one remittance closes one duplicate */
+        }
+        break;
+    }
+    free(key);
+}
 
 void lifecycle_created(order_ctx *ctx, of_item *it)
 {
@@ -24,6 +57,7 @@ void lifecycle_created(order_ctx *ctx, of_item *it)
                           json_object_get(d, "items"), "created_at", it->ev.time, "closed", 0,
                           "version", 0, "struck_skus", "refunded", "0.00", "note_seq", 0);
     order_set_put(&ctx->orders, it->ev.subject, o);
+    close_if_remitted(ctx, it, o);
 }
 
 /* T1: paid before the cut-off (shop time) ships the same day, else the next day. */

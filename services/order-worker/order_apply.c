@@ -52,6 +52,8 @@ void order_ctx_init(order_ctx *ctx, const of_config *cfg)
     ctx->balances = json_object();
     ctx->ledger = json_array();
     ctx->refunds = json_array();
+    ctx->remits = json_object();
+    ctx->remit_dups = json_array();
 }
 
 void order_ctx_free(order_ctx *ctx)
@@ -62,7 +64,44 @@ void order_ctx_free(order_ctx *ctx)
     json_decref(ctx->balances);
     json_decref(ctx->ledger);
     json_decref(ctx->refunds);
+    json_decref(ctx->remits);
+    json_decref(ctx->remit_dups);
     memset(ctx, 0, sizeof *ctx);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char *items_key(const json_t *items)
+{
+    size_t n = json_array_size(items), len = 1;
+    char **keys = calloc(n ? n : 1, sizeof *keys);
+    if (!keys)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *it = json_array_get(items, i);
+        char buf[160];
+        snprintf(buf, sizeof buf, "%s\xc3\x97%lld", order_str(it, "sku"),
+                 (long long)json_number_value(json_object_get(it, "qty")));
+        keys[i] = strdup(buf);
+        len += strlen(buf) + 1;
+    }
+    qsort(keys, n, sizeof *keys, cmp_str);
+    char *out = malloc(len);
+    if (out) {
+        out[0] = '\0';
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                strcat(out, ";");
+            strcat(out, keys[i] ? keys[i] : "");
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(keys[i]);
+    free(keys);
+    return out;
 }
 
 /* ---- savepoint --------------------------------------------------------------------------- */

@@ -22,6 +22,8 @@ typedef struct order_ctx {
     json_t *balances; /* buyer_id -> balance in cents (locked rows of buyer_balances) */
     json_t *ledger;   /* [new balance_ledger rows] */
     json_t *refunds;  /* [new refund_registrations rows] */
+    json_t *remits;   /* buyer_id -> [off-shop remittances not yet matched] (M5) */
+    json_t *remit_dups; /* [{remit_id, order_id}] duplicates closed in this batch (M5) */
 } order_ctx;
 
 typedef void (*order_handler)(order_ctx *ctx, of_item *it);
@@ -69,6 +71,9 @@ void task_close(of_item *it, json_t *task, const char *by);
 int ledger_add(order_ctx *ctx, of_item *it, const char *buyer, int64_t delta,
                const char *order_id, const char *kind, const char *staff, const char *reason,
                int64_t *after);
+
+/* "sku×qty;..." of an items array, sorted: two orders of the same goods have the same key. */
+char *items_key(const json_t *items); /* malloc'd */
 
 /* ---- handlers ------------------------------------------------------------------------ */
 

@@ -30,6 +30,17 @@ static const char ensure_buyers_sql[] =
     "INSERT INTO buyer_balances (buyer_id) SELECT json_array_elements_text($1::json) "
     "ON CONFLICT DO NOTHING";
 
+static const char load_remits_sql[] =
+    "SELECT json_build_object('remit_id', remit_id, 'buyer_id', buyer_id, 'items', items, "
+    "'staff', staff)::text FROM remittances WHERE NOT placed_on_shop AND duplicate_order_id "
+    "IS NULL AND buyer_id IN (SELECT json_array_elements_text($1::json)) ORDER BY ordered_at, "
+    "remit_id";
+
+static const char save_remit_dups_sql[] =
+    "UPDATE remittances r SET duplicate_order_id = u.order_id, updated_at = now() "
+    "FROM json_to_recordset($1::json) AS u(remit_id text, order_id text) "
+    "WHERE r.remit_id = u.remit_id AND r.duplicate_order_id IS NULL";
+
 static const char load_buyers_sql[] =
     "SELECT buyer_id, (balance * 100)::bigint FROM buyer_balances "
     "WHERE buyer_id IN (SELECT json_array_elements_text($1::json)) ORDER BY buyer_id FOR UPDATE";
@@ -163,6 +174,18 @@ static void add_task(void *arg, json_t *t)
     json_array_append(list, t);
 }
 
+static void add_remit(void *arg, json_t *r)
+{
+    order_ctx *ctx = arg;
+    const char *buyer = json_string_value(json_object_get(r, "buyer_id"));
+    json_t *list = json_object_get(ctx->remits, buyer);
+    if (!list) {
+        list = json_array();
+        json_object_set_new(ctx->remits, buyer, list);
+    }
+    json_array_append(list, r);
+}
+
 int order_store_load(order_ctx *ctx, of_db *db, const of_batch *batch, of_error *err)
 {
     json_t *ids = json_object(), *buyers = json_object();
@@ -173,7 +196,9 @@ int order_store_load(order_ctx *ctx, of_db *db, const of_batch *batch, of_error 
         add_unique(ids, it->ev.subject);
         add_unique(ids, json_string_value(json_object_get(it->ev.data, "new_order_id")));
         add_unique(ids, json_string_value(json_object_get(it->ev.data, "order_id")));
-        if (strncmp(it->ev.type, "balance.", 8) == 0)
+        /* a new order's buyer is locked too: an off-shop remittance of the same goods
+         * (remittance-worker locks the buyer as well) must see it or be seen (M5) */
+        if (strncmp(it->ev.type, "balance.", 8) == 0 || strcmp(it->ev.type, "order.created") == 0)
             add_unique(buyers, json_string_value(json_object_get(it->ev.data, "buyer_id")));
     }
     json_t *id_list = keys_array(ids);
@@ -204,16 +229,25 @@ int order_store_load(order_ctx *ctx, of_db *db, const of_batch *batch, of_error 
     }
     json_t *buyer_list = keys_array(buyers);
     json_incref(buyer_list);
+    json_incref(buyer_list);
     if (run_json(db, ensure_buyers_sql, buyer_list, err)) {
+        json_decref(buyer_list);
         json_decref(buyer_list);
         return -1;
     }
     r = exec_json(db, load_buyers_sql, buyer_list, err);
-    if (!r)
+    if (!r) {
+        json_decref(buyer_list);
         return -1;
+    }
     for (int row = 0; row < PQntuples(r); row++)
         json_object_set_new(ctx->balances, PQgetvalue(r, row, 0),
                             json_integer(atoll(PQgetvalue(r, row, 1))));
+    PQclear(r);
+    r = exec_json(db, load_remits_sql, buyer_list, err);
+    if (!r)
+        return -1;
+    each_row(r, add_remit, ctx);
     PQclear(r);
     return 0;
 }
@@ -243,12 +277,21 @@ int order_store_save(order_ctx *ctx, of_db *db, of_error *err)
         run_json(db, insert_tasks_sql, new_tasks, err) ||
         run_json(db, close_tasks_sql, closed, err))
         return -1;
+    /* only the balances that have new ledger entries change */
+    json_t *changed = json_object();
+    size_t i;
+    json_array_foreach(ctx->ledger, i, v)
+    {
+        const char *buyer = order_str(v, "buyer_id");
+        json_object_set(changed, buyer, json_object_get(ctx->balances, buyer));
+    }
     json_incref(ctx->ledger);
     json_incref(ctx->refunds);
-    json_incref(ctx->balances);
+    json_incref(ctx->remit_dups);
     if (run_json(db, save_ledger_sql, ctx->ledger, err) ||
-        run_json(db, save_balances_sql, ctx->balances, err) ||
-        run_json(db, save_refunds_sql, ctx->refunds, err))
+        run_json(db, save_balances_sql, changed, err) ||
+        run_json(db, save_refunds_sql, ctx->refunds, err) ||
+        run_json(db, save_remit_dups_sql, ctx->remit_dups, err))
         return -1;
     return 0;
 }

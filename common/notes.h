@@ -1,5 +1,5 @@
 /* notes.h — the annotations of SPEC 4.2-4.3 as data: a note is a catalogue entry
- * (note_templates.json, embedded), its parameters, its author and its time; rendered in
+ * (common/note_templates.json, compiled in), its parameters, its author and its time; rendered in
  * the rule book's Traditional Chinese, and in Simplified Chinese and English for the
  * dashboard. A note parameter that is blank rejects the event (nothing is written). */
 #ifndef NOTES_H

@@ -6,8 +6,8 @@
 
 #include "schemas_embedded.h"
 
-extern const of_embedded_file order_note_catalogue[];
-extern const size_t order_note_catalogue_count;
+extern const of_embedded_file of_note_catalogue[];
+extern const size_t of_note_catalogue_count;
 
 static json_t *catalogue;
 static const char *const locales[] = {"zh-Hant", "zh-Hans", "en"};
@@ -16,10 +16,10 @@ int notes_init(of_error *err)
 {
     if (catalogue)
         return 0;
-    if (order_note_catalogue_count != 1)
+    if (of_note_catalogue_count != 1)
         return of_error_set(err, "note_templates.json is not embedded");
     json_error_t jerr;
-    catalogue = json_loads(order_note_catalogue[0].text, 0, &jerr);
+    catalogue = json_loads(of_note_catalogue[0].text, 0, &jerr);
     if (!catalogue)
         return of_error_set(err, "note_templates.json: %s (line %d)", jerr.text, jerr.line);
     return 0;
