@@ -62,6 +62,10 @@ static const cfg_entry table[] = {
      "How long a batch waits to fill before it is applied"},
     {"DB_STATEMENT_TIMEOUT_MS", INT(db_statement_timeout_ms), "30000", 100, 3600000,
      "statement_timeout of the service's PostgreSQL sessions"},
+    {"SWEEP_INTERVAL_MS", INT(sweep_interval_ms), "1000", 50, 3600000,
+     "Sweeper: how often every timed rule is evaluated"},
+    {"SWEEP_LIMIT", INT(sweep_limit), "1000", 1, 1000000,
+     "Sweeper: most rows one rule handles per cycle"},
 };
 
 static int parse_long(const char *s, long *out)

@@ -27,6 +27,8 @@ typedef struct of_config {
     int batch_max;          /* events applied in one transaction */
     int batch_linger_ms;    /* how long a batch waits to fill */
     int db_statement_timeout_ms;
+    int sweep_interval_ms; /* sweeper: one cycle of every timed rule */
+    int sweep_limit;       /* sweeper: rows one rule handles per cycle */
 } of_config;
 
 /* Fills cfg from the environment (defaults where unset). Returns -1 with a message naming

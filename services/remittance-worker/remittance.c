@@ -49,7 +49,14 @@ static int ordered(of_db *db, of_item *it, of_error *err)
             return 0;
         }
         int buyer_ok = strcmp(col(o, "buyer_id"), buyer) == 0;
+        int unpaid = strcmp(col(o, "state"), "unpaid") == 0;
         json_decref(o);
+        if (buyer_ok && !unpaid) {
+            of_item_reject(it, "data.shop_order_id: order \"%.64s\" is already paid: a bank "
+                               "remittance replaces an unpaid shop order (M1)",
+                           shop_order);
+            return 0;
+        }
         if (!buyer_ok) {
             of_item_reject(it, "data.shop_order_id: order \"%.64s\" belongs to another buyer",
                            shop_order);
