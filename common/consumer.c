@@ -6,6 +6,7 @@
 #include "consumer.h"
 
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -30,8 +31,10 @@ typedef struct consumer {
     of_deadletter *dl;
     of_db *db;
     of_validator *validator;
-    of_batch batch;
+    of_batch batch; /* the batch being applied */
     size_t cap;
+    of_batch next; /* the one collected meanwhile, decoded on a second thread */
+    size_t next_cap;
     atomic_bool kafka_up;
     atomic_llong kafka_checked_ms;
     struct {
@@ -101,19 +104,19 @@ static void item_release(of_item *it)
     it->msg = NULL;
 }
 
-static void batch_clear(consumer *c)
+static void batch_clear(of_batch *b)
 {
-    for (size_t i = 0; i < c->batch.n; i++)
-        item_release(&c->batch.items[i]);
-    c->batch.n = 0;
+    for (size_t i = 0; i < b->n; i++)
+        item_release(&b->items[i]);
+    b->n = 0;
 }
 
 /* Drops collected messages of partitions that were just revoked. */
-static void batch_drop_partitions(consumer *c, const rd_kafka_topic_partition_list_t *parts)
+static void batch_drop_partitions(of_batch *b, const rd_kafka_topic_partition_list_t *parts)
 {
     size_t keep = 0;
-    for (size_t i = 0; i < c->batch.n; i++) {
-        of_item *it = &c->batch.items[i];
+    for (size_t i = 0; i < b->n; i++) {
+        of_item *it = &b->items[i];
         int revoked = 0;
         for (int k = 0; k < parts->cnt; k++)
             if (parts->elems[k].partition == it->partition &&
@@ -122,9 +125,9 @@ static void batch_drop_partitions(consumer *c, const rd_kafka_topic_partition_li
         if (revoked)
             item_release(it);
         else
-            c->batch.items[keep++] = *it;
+            b->items[keep++] = *it;
     }
-    c->batch.n = keep;
+    b->n = keep;
 }
 
 static void decode_item(consumer *c, of_item *it)
@@ -214,7 +217,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     } else {
         of_info("%d partition(s) revoked%s", parts->cnt,
                 e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "" : " (lost)");
-        batch_drop_partitions(c, parts);
+        batch_drop_partitions(&c->batch, parts);
+        batch_drop_partitions(&c->next, parts);
         if (cooperative) {
             rd_kafka_error_t *ke = rd_kafka_incremental_unassign(rk, parts);
             if (ke)
@@ -437,8 +441,6 @@ static void commit_to_kafka(consumer *c)
 static int process_batch(consumer *c)
 {
     int64_t t0 = mono_ms();
-    for (size_t i = 0; i < c->batch.n; i++)
-        decode_item(c, &c->batch.items[i]);
     of_error err;
     for (int attempt = 0; apply_once(c, &err); attempt++) {
         of_metric_add(c->m.retries, 1);
@@ -493,17 +495,17 @@ static int process_batch(consumer *c)
 
 /* ---- the loop -------------------------------------------------------------------------- */
 
-static int batch_push(consumer *c, rd_kafka_message_t *m)
+static int batch_push(of_batch *b, size_t *cap, rd_kafka_message_t *m)
 {
-    if (c->batch.n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 256;
-        of_item *items = realloc(c->batch.items, cap * sizeof *items);
+    if (b->n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 256;
+        of_item *items = realloc(b->items, ncap * sizeof *items);
         if (!items)
             return -1;
-        c->batch.items = items;
-        c->cap = cap;
+        b->items = items;
+        *cap = ncap;
     }
-    of_item *it = &c->batch.items[c->batch.n++];
+    of_item *it = &b->items[b->n++];
     memset(it, 0, sizeof *it);
     it->msg = m;
     it->topic = rd_kafka_topic_name(m->rkt);
@@ -514,22 +516,20 @@ static int batch_push(consumer *c, rd_kafka_message_t *m)
     return 0;
 }
 
-/* Collects up to batch_max messages, waiting at most batch_linger_ms after the first. */
-static void collect(consumer *c)
+/* Collects up to batch_max messages into b, waiting at most batch_linger_ms after the
+ * first; with wait == 0 it takes only what has already arrived. */
+static void collect(consumer *c, of_batch *b, size_t *cap, int wait)
 {
     int64_t deadline = 0;
-    while (c->batch.n < (size_t)c->cfg->batch_max) {
-        int timeout = 100;
-        if (c->batch.n) {
+    while (b->n < (size_t)c->cfg->batch_max) {
+        int timeout = wait ? 100 : 0;
+        if (b->n) {
             int64_t left = deadline - mono_ms();
-            if (left <= 0 || *c->stop)
-                timeout = 0;
-            else
-                timeout = (int)left;
+            timeout = left <= 0 || *c->stop || !wait ? 0 : (int)left;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout);
         if (!m) {
-            if (c->batch.n || *c->stop || timeout == 100)
+            if (b->n || *c->stop || timeout == 100 || !wait)
                 return;
             continue;
         }
@@ -537,18 +537,31 @@ static void collect(consumer *c)
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 of_warn("kafka: %s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
-            if (c->batch.n && mono_ms() >= deadline)
+            if (b->n && mono_ms() >= deadline)
                 return;
             continue;
         }
         atomic_store(&c->kafka_up, true);
-        if (batch_push(c, m)) {
+        if (batch_push(b, cap, m)) {
             rd_kafka_message_destroy(m);
             return;
         }
-        if (c->batch.n == 1)
+        if (b->n == 1)
             deadline = mono_ms() + c->cfg->batch_linger_ms;
     }
+}
+
+typedef struct decode_job {
+    consumer *c;
+    of_batch *b;
+} decode_job;
+
+static void *decode_all(void *arg)
+{
+    decode_job *job = arg;
+    for (size_t i = 0; i < job->b->n; i++)
+        decode_item(job->c, &job->b->items[i]);
+    return NULL;
 }
 
 static int consumer_start(consumer *c, of_error *err)
@@ -600,8 +613,10 @@ static int consumer_start(consumer *c, of_error *err)
 
 static void consumer_free(consumer *c)
 {
-    batch_clear(c);
+    batch_clear(&c->batch);
+    batch_clear(&c->next);
     free(c->batch.items);
+    free(c->next.items);
     if (c->rk) {
         rd_kafka_consumer_close(c->rk);
         rd_kafka_destroy(c->rk);
@@ -626,11 +641,32 @@ int of_consumer_run(const of_config *cfg, const of_consumer_spec *spec, volatile
     int64_t last_ping = mono_ms();
     while (rc == 0 && !*stop) {
         of_health_beat();
-        collect(&c);
+        if (!c.batch.n) { /* nothing in hand: wait for messages */
+            collect(&c, &c.batch, &c.cap, 1);
+            decode_job job = {&c, &c.batch};
+            decode_all(&job);
+        }
         if (c.batch.n) {
+            /* Pipelining: what has arrived meanwhile is decoded (JSON, schemas) on a second
+             * thread while this batch waits on PostgreSQL. Rebalances happen only inside
+             * collect(), never while the decoder runs. */
+            collect(&c, &c.next, &c.next_cap, 0);
+            decode_job job = {&c, &c.next};
+            pthread_t decoder;
+            int threaded = c.next.n && pthread_create(&decoder, NULL, decode_all, &job) == 0;
+            if (c.next.n && !threaded)
+                decode_all(&job);
             if (process_batch(&c))
                 rc = of_error_set(err, "stopped before the last batch could be committed");
-            batch_clear(&c);
+            if (threaded)
+                pthread_join(decoder, NULL);
+            batch_clear(&c.batch);
+            of_batch t = c.batch;
+            c.batch = c.next;
+            c.next = t;
+            size_t tc = c.cap;
+            c.cap = c.next_cap;
+            c.next_cap = tc;
             last_ping = mono_ms();
         } else if (mono_ms() - last_ping > 2000) {
             /* idle: keep the readiness flag true to PostgreSQL's state */
