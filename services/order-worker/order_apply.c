@@ -50,6 +50,7 @@ void order_ctx_init(order_ctx *ctx, const of_config *cfg)
     ctx->notes = json_object();
     ctx->tasks = json_object();
     ctx->balances = json_object();
+    ctx->undo = json_array();
     ctx->ledger = json_array();
     ctx->refunds = json_array();
     ctx->remits = json_object();
@@ -62,6 +63,7 @@ void order_ctx_free(order_ctx *ctx)
     json_decref(ctx->notes);
     json_decref(ctx->tasks);
     json_decref(ctx->balances);
+    json_decref(ctx->undo);
     json_decref(ctx->ledger);
     json_decref(ctx->refunds);
     json_decref(ctx->remits);
@@ -107,14 +109,14 @@ char *items_key(const json_t *items)
 /* ---- savepoint --------------------------------------------------------------------------- */
 
 /* The keyed state an event can touch: its order and the exchange's new order (rows, dirty
- * marks, notes, tasks) and a buyer's balance. Copies are taken before the handler runs. */
+ * marks, notes, tasks), copied before the handler runs; balances are restored from the undo
+ * log ledger_add keeps; the ledger and refunds are cut back to their length. */
 enum { SP_KEYS = 3, SP_MAPS = 4 };
 
 typedef struct savepoint {
     const char *keys[SP_KEYS];
     json_t *copies[SP_MAPS][SP_KEYS]; /* NULL: the key was absent */
-    json_t *balance_copy;
-    size_t ledger_len, refunds_len;
+    size_t undo_len, ledger_len, refunds_len;
 } savepoint;
 
 static json_t **sp_maps(order_ctx *ctx, json_t **out)
@@ -138,7 +140,7 @@ static void sp_take(order_ctx *ctx, of_item *it, savepoint *sp)
         for (int k = 0; k < SP_KEYS; k++)
             if (sp->keys[k])
                 sp->copies[m][k] = json_deep_copy(json_object_get(maps[m], sp->keys[k]));
-    sp->balance_copy = json_deep_copy(ctx->balances);
+    sp->undo_len = json_array_size(ctx->undo);
     sp->ledger_len = json_array_size(ctx->ledger);
     sp->refunds_len = json_array_size(ctx->refunds);
 }
@@ -148,7 +150,6 @@ static void sp_release(savepoint *sp)
     for (int m = 0; m < SP_MAPS; m++)
         for (int k = 0; k < SP_KEYS; k++)
             json_decref(sp->copies[m][k]);
-    json_decref(sp->balance_copy);
 }
 
 static void sp_restore(order_ctx *ctx, savepoint *sp)
@@ -164,7 +165,13 @@ static void sp_restore(order_ctx *ctx, savepoint *sp)
             else
                 json_object_del(maps[m], sp->keys[k]);
         }
-    json_object_update(ctx->balances, sp->balance_copy);
+    while (json_array_size(ctx->undo) > sp->undo_len) {
+        size_t last = json_array_size(ctx->undo) - 1;
+        json_t *u = json_array_get(ctx->undo, last);
+        json_object_set(ctx->balances, json_string_value(json_array_get(u, 0)),
+                        json_array_get(u, 1));
+        json_array_remove(ctx->undo, last);
+    }
     while (json_array_size(ctx->ledger) > sp->ledger_len)
         json_array_remove(ctx->ledger, json_array_size(ctx->ledger) - 1);
     while (json_array_size(ctx->refunds) > sp->refunds_len)
@@ -334,6 +341,7 @@ int ledger_add(order_ctx *ctx, of_item *it, const char *buyer, int64_t delta,
         return -1;
     }
     *after = balance + delta;
+    json_array_append_new(ctx->undo, json_pack("[s,I]", buyer, (json_int_t)balance));
     json_object_set_new(ctx->balances, buyer, json_integer(*after));
     char d[32], a[32];
     json_array_append_new(

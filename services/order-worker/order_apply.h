@@ -20,6 +20,7 @@ typedef struct order_ctx {
     json_t *notes;    /* order_id -> [new order_notes rows] */
     json_t *tasks;    /* order_id -> [task objects: open ones loaded, new ones (no task_id)] */
     json_t *balances; /* buyer_id -> balance in cents (locked rows of buyer_balances) */
+    json_t *undo;     /* [[buyer_id, cents before]]: balance changes, for the savepoint */
     json_t *ledger;   /* [new balance_ledger rows] */
     json_t *refunds;  /* [new refund_registrations rows] */
     json_t *remits;   /* buyer_id -> [off-shop remittances not yet matched] (M5) */
