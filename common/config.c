@@ -97,10 +97,12 @@ int of_config_load(of_config *cfg, of_error *err)
             memcpy(field, v, strlen(v) + 1);
             break;
         case CFG_HHMM: {
-            int h, m;
-            char extra;
-            if (strlen(v) != 5 || sscanf(v, "%2d:%2d%c", &h, &m, &extra) != 2 || h < 0 || h > 23 ||
-                m < 0 || m > 59)
+            int ok = strlen(v) == 5 && v[2] == ':';
+            for (int k = 0; ok && k < 5; k++)
+                ok = k == 2 || (v[k] >= '0' && v[k] <= '9');
+            int h = ok ? (v[0] - '0') * 10 + (v[1] - '0') : -1;
+            int m = ok ? (v[3] - '0') * 10 + (v[4] - '0') : -1;
+            if (!ok || h > 23 || m > 59)
                 return of_error_set(err, "%s must be HH:MM (got \"%s\")", e->name, v);
             memcpy(field, v, 6);
             break;

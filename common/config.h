@@ -17,8 +17,8 @@ typedef struct of_config {
     char shift_start[8];
     char shop_tz[64];
     int remittance_verify_days;
-    char ship_cutoff[8];  /* T1: paid before this local time ships the same day */
-    int refund_after_h;   /* T2: hours after payment a refund may be applied for */
+    char ship_cutoff[8]; /* T1: paid before this local time ships the same day */
+    int refund_after_h;  /* T2: hours after payment a refund may be applied for */
     /* operational knobs */
     char log_level[8];
     int http_port;          /* /healthz /readyz /metrics; 0 = off */

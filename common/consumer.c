@@ -49,6 +49,7 @@ void of_item_reject(of_item *it, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(it->reason, sizeof it->reason, fmt, ap);
     va_end(ap);
+    of_utf8_repair(it->reason);
     it->state = OF_ITEM_REJECTED;
 }
 
@@ -160,6 +161,7 @@ static void decode_item(consumer *c, of_item *it)
     if (of_event_decode(c->validator, &in, &it->ev, &err)) {
         it->state = OF_ITEM_INVALID;
         snprintf(it->reason, sizeof it->reason, "%s", err.msg);
+        of_utf8_repair(it->reason);
     } else {
         it->state = OF_ITEM_PENDING;
     }

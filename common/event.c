@@ -246,10 +246,28 @@ static json_t *from_binary(const of_message_in *m, const of_header *ct, of_error
             json_decref(root);
             return NULL;
         }
-        json_object_set_new(root, h->name + 3, json_stringn_nocheck(h->value, h->size));
+        char attr[64]; /* CloudEvents attribute names are lower-case */
+        size_t k = 0;
+        for (const char *c = h->name + 3; *c && k + 1 < sizeof attr; c++)
+            attr[k++] = (*c >= 'A' && *c <= 'Z') ? (char)(*c - 'A' + 'a') : *c;
+        attr[k] = '\0';
+        json_object_set_new(root, attr, json_stringn_nocheck(h->value, h->size));
     }
-    if (ct && ct->value)
-        json_object_set_new(root, "datacontenttype", json_stringn(ct->value, ct->size));
+    if (ct && ct->value) {
+        if (of_utf8_invalid_at(ct->value, ct->size) >= 0 || memchr(ct->value, 0, ct->size)) {
+            of_error_set(err, "header content-type: must be a UTF-8 string");
+            json_decref(root);
+            return NULL;
+        }
+        /* "application/json; charset=utf-8" is application/json */
+        size_t n = ct->size;
+        const char *semi = memchr(ct->value, ';', n);
+        if (semi)
+            n = (size_t)(semi - (const char *)ct->value);
+        while (n && ((const char *)ct->value)[n - 1] == ' ')
+            n--;
+        json_object_set_new(root, "datacontenttype", json_stringn(ct->value, n));
+    }
     json_t *data = parse_json(m->value, m->len, "data", JSON_DECODE_ANY, err);
     if (!data) {
         json_decref(root);

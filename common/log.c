@@ -62,6 +62,7 @@ void of_log_write(of_log_level level, const char *fields, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    of_utf8_repair(msg); /* a log line is JSON: valid UTF-8 only */
 
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -108,9 +109,11 @@ void of_mask(const char *in, int keep_tail, char *out, size_t outsz)
     size_t cp = 0, o = 0;
     for (const unsigned char *p = (const unsigned char *)in; *p && o + 5 < outsz;) {
         size_t clen = 1;
-        while ((p[clen] & 0xC0) == 0x80)
+        while (clen < 4 && (p[clen] & 0xC0) == 0x80)
             clen++;
         if (cp < keep_head || cp >= n - keep_end) {
+            if (o + clen + 1 > outsz)
+                break;
             memcpy(out + o, p, clen);
             o += clen;
         } else {
@@ -120,4 +123,5 @@ void of_mask(const char *in, int keep_tail, char *out, size_t outsz)
         cp++;
     }
     out[o] = '\0';
+    of_utf8_repair(out);
 }

@@ -137,38 +137,45 @@ static const char *sep(const of_metric *m)
     return m->labels[0] ? "," : "";
 }
 
+static void render_series(strbuf *b, const of_metric *m)
+{
+    const char *open = m->labels[0] ? "{" : "", *close = m->labels[0] ? "}" : "";
+    if (m->kind != M_HISTOGRAM) {
+        sb_printf(b, "%s%s%s%s %.17g\n", m->name, open, m->labels, close, m->value);
+        return;
+    }
+    unsigned long long cum = 0;
+    for (size_t i = 0; i <= m->nbounds; i++) {
+        cum += m->buckets[i];
+        if (i < m->nbounds)
+            sb_printf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", m->name, m->labels, sep(m),
+                      m->bounds[i], cum);
+        else
+            sb_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", m->name, m->labels, sep(m), cum);
+    }
+    sb_printf(b, "%s_sum%s%s%s %.17g\n%s_count%s%s%s %llu\n", m->name, open, m->labels, close,
+              m->sum, m->name, open, m->labels, close, m->count);
+}
+
 char *of_metrics_render(void)
 {
     strbuf b = {0};
     sb_printf(&b, "%s", "");
     pthread_mutex_lock(&lock);
-    for (of_metric *m = head; m; m = m->next) {
-        int first = 1;
-        for (of_metric *o = head; o != m; o = o->next)
-            if (strcmp(o->name, m->name) == 0)
-                first = 0;
-        if (first)
-            sb_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name,
-                      m->kind == M_COUNTER ? "counter"
-                      : m->kind == M_GAUGE ? "gauge"
-                                           : "histogram");
-        if (m->kind != M_HISTOGRAM) {
-            sb_printf(&b, "%s%s%s%s %.17g\n", m->name, m->labels[0] ? "{" : "", m->labels,
-                      m->labels[0] ? "}" : "", m->value);
+    /* each name once, in order of first registration, with all its series together */
+    for (of_metric *n = head; n; n = n->next) {
+        int seen = 0;
+        for (of_metric *o = head; o != n && !seen; o = o->next)
+            seen = strcmp(o->name, n->name) == 0;
+        if (seen)
             continue;
-        }
-        unsigned long long cum = 0;
-        for (size_t i = 0; i <= m->nbounds; i++) {
-            cum += m->buckets[i];
-            if (i < m->nbounds)
-                sb_printf(&b, "%s_bucket{%s%sle=\"%g\"} %llu\n", m->name, m->labels, sep(m),
-                          m->bounds[i], cum);
-            else
-                sb_printf(&b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", m->name, m->labels, sep(m), cum);
-        }
-        sb_printf(&b, "%s_sum%s%s%s %.17g\n%s_count%s%s%s %llu\n", m->name, m->labels[0] ? "{" : "",
-                  m->labels, m->labels[0] ? "}" : "", m->sum, m->name, m->labels[0] ? "{" : "",
-                  m->labels, m->labels[0] ? "}" : "", m->count);
+        sb_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", n->name, n->help, n->name,
+                  n->kind == M_COUNTER ? "counter"
+                  : n->kind == M_GAUGE ? "gauge"
+                                       : "histogram");
+        for (const of_metric *m = n; m; m = m->next)
+            if (strcmp(m->name, n->name) == 0)
+                render_series(&b, m);
     }
     pthread_mutex_unlock(&lock);
     return b.p;

@@ -104,12 +104,12 @@ int notes_check(of_item *it, const char *key, const json_t *params)
     {
         const char *s = json_string_value(v);
         size_t blank = 0, n = s ? strlen(s) : 0;
-        while (blank < n && (s[blank] == ' ' || s[blank] == '\t' || s[blank] == '\n' ||
-                             s[blank] == '\r'))
+        while (blank < n &&
+               (s[blank] == ' ' || s[blank] == '\t' || s[blank] == '\n' || s[blank] == '\r'))
             blank++;
         if (!s || blank == n) {
-            of_item_reject(it, "data.%s: must not be blank (it is written into the %s note)",
-                           name, notes_rule(key) ? notes_rule(key) : key);
+            of_item_reject(it, "data.%s: must not be blank (it is written into the %s note)", name,
+                           notes_rule(key) ? notes_rule(key) : key);
             return -1;
         }
     }

@@ -19,9 +19,14 @@ typedef struct of_error {
 #define OF_MUST_CHECK
 #endif
 
-/* Formats into err (NULL allowed: then nothing is written). Always returns -1 so callers can
- * write `return of_error_set(err, "...")`. */
+/* Formats into err (NULL allowed: then nothing is written), repaired to valid UTF-8. Always
+ * returns -1 so callers can write `return of_error_set(err, "...")`. */
 int of_error_set(of_error *err, const char *fmt, ...) OF_PRINTF(2, 3);
+/* Makes s valid UTF-8 in place: a byte that does not start a well-formed sequence becomes
+ * '?', a sequence cut short at the end is dropped. Messages quote what they were given and
+ * are cut to fit, so both happen; PostgreSQL and JSON logs accept only valid UTF-8. */
+void of_utf8_repair(char *s);
+
 /* Prefixes the existing message: "prefix: old message". */
 void of_error_prefix(of_error *err, const char *fmt, ...) OF_PRINTF(2, 3);
 

@@ -33,8 +33,8 @@ void annotate_price_changed(order_ctx *ctx, of_item *it)
         if (!need_sku(it, o, "sku"))
             return;
         rc = note_add(ctx, it, oid, strcmp(reason, "overcharged_postage") == 0 ? "A3" : "A4", staff,
-                      json_pack("{s:s,s:s,s:s}", "sku", opt(it, "sku"), "amount",
-                                opt(it, "amount"), "staff", staff));
+                      json_pack("{s:s,s:s,s:s}", "sku", opt(it, "sku"), "amount", opt(it, "amount"),
+                                "staff", staff));
     } else if (strcmp(reason, "balance_deduction") == 0) {
         /* A5: the buyer's balance pays part of the price; the rest is noted */
         int64_t after;
@@ -42,13 +42,12 @@ void annotate_price_changed(order_ctx *ctx, of_item *it)
                        "price_deduction", staff, "A5", &after))
             return;
         char left[32];
-        rc = after == 0 ? note_add(ctx, it, oid, "A5.zero", staff,
-                                   json_pack("{s:s,s:s}", "amount", opt(it, "amount"), "staff",
-                                             staff))
-                        : note_add(ctx, it, oid, "A5", staff,
-                                   json_pack("{s:s,s:s,s:s}", "amount", opt(it, "amount"),
-                                             "remaining", of_money_format(after, left, sizeof left),
-                                             "staff", staff));
+        rc = after == 0
+                 ? note_add(ctx, it, oid, "A5.zero", staff,
+                            json_pack("{s:s,s:s}", "amount", opt(it, "amount"), "staff", staff))
+                 : note_add(ctx, it, oid, "A5", staff,
+                            json_pack("{s:s,s:s,s:s}", "amount", opt(it, "amount"), "remaining",
+                                      of_money_format(after, left, sizeof left), "staff", staff));
         if (rc == 0) /* 余額扣除后要交予負責的專人登記 */
             task_open(ctx, it, oid, "register_balance", "registrar",
                       json_pack("{s:s,s:s,s:s}", "buyer_id", order_str(o, "buyer_id"), "amount",
@@ -93,10 +92,9 @@ void annotate_address_changed(order_ctx *ctx, of_item *it)
     }
     if (strcmp(state, "printed") == 0) {
         const char *assistant = need(it, "assistant", "once the waybill is printed", "A10");
-        if (!assistant ||
-            note_add(ctx, it, it->ev.subject, "A10", staff,
-                     json_pack("{s:s,s:s,s:s}", "address", address, "assistant", assistant,
-                               "staff", staff)))
+        if (!assistant || note_add(ctx, it, it->ev.subject, "A10", staff,
+                                   json_pack("{s:s,s:s,s:s}", "address", address, "assistant",
+                                             assistant, "staff", staff)))
             return;
         task_open(ctx, it, it->ev.subject, "fix_waybill", assistant,
                   json_pack("{s:s,s:s}", "address", address, "staff", staff));
@@ -117,8 +115,9 @@ void annotate_waybill_fixed(order_ctx *ctx, of_item *it)
         return;
     json_t *task = task_find(ctx, it->ev.subject, "fix_waybill");
     if (!task) {
-        of_item_reject(it, "order \"%.64s\" has no waybill fix pending (an address change "
-                           "after printing opens one)",
+        of_item_reject(it,
+                       "order \"%.64s\" has no waybill fix pending (an address change "
+                       "after printing opens one)",
                        it->ev.subject);
         return;
     }

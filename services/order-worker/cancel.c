@@ -71,8 +71,9 @@ void cancel_waybill_cancelled(order_ctx *ctx, of_item *it)
         return;
     json_t *task = task_find(ctx, it->ev.subject, "cancel_waybill");
     if (!task) {
-        of_item_reject(it, "order \"%.64s\" has no waybill cancellation pending (a buyer "
-                           "cancelling a printed order opens one)",
+        of_item_reject(it,
+                       "order \"%.64s\" has no waybill cancellation pending (a buyer "
+                       "cancelling a printed order opens one)",
                        it->ev.subject);
         return;
     }
@@ -99,16 +100,16 @@ void cancel_waybill_cancelled(order_ctx *ctx, of_item *it)
         order_set_touch(&ctx->orders, it->ev.subject);
     } else {
         const char *cause = need(it, "cause", "when the waybill was not found", "A17");
-        const char *courier = cause ? need(it, "courier", "when the waybill was not found", "A17")
-                                    : NULL;
+        const char *courier =
+            cause ? need(it, "courier", "when the waybill was not found", "A17") : NULL;
         if (!courier)
             return;
         const char *staff = opt(it, "staff");
         if (!staff)
             staff = *asked_by ? asked_by : assistant;
-        if (note_add(ctx, it, it->ev.subject, "A17", staff,
-                     json_pack("{s:s,s:s,s:s}", "cause", cause, "courier", courier, "staff",
-                               staff)))
+        if (note_add(
+                ctx, it, it->ev.subject, "A17", staff,
+                json_pack("{s:s,s:s,s:s}", "cause", cause, "courier", courier, "staff", staff)))
             return;
         task_open(ctx, it, it->ev.subject, "cancel_followup", staff,
                   json_pack("{s:s,s:s}", "courier", courier, "cause", cause));
@@ -135,8 +136,9 @@ void cancel_exchanged(order_ctx *ctx, of_item *it)
         return;
     json_t *b = order_set_get(&ctx->orders, b_id);
     if (!b || strcmp(b_id, it->ev.subject) == 0) {
-        of_item_reject(it, "data.new_order_id: \"%.64s\" is not a known order (publish its "
-                           "order.created first)",
+        of_item_reject(it,
+                       "data.new_order_id: \"%.64s\" is not a known order (publish its "
+                       "order.created first)",
                        b_id);
         return;
     }

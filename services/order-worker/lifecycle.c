@@ -27,6 +27,8 @@ static void close_if_remitted(order_ctx *ctx, of_item *it, json_t *o)
         if (!same)
             continue;
         const char *staff = order_str(r, "staff");
+        if (strspn(staff, " \t\r\n") == strlen(staff))
+            staff = "orderflow"; /* never refuse the new order for the remittance's data */
         if (note_add(ctx, it, it->ev.subject, "M5", staff,
                      json_pack("{s:s,s:s}", "remit_id", order_str(r, "remit_id"), "staff",
                                staff)) == 0) {
@@ -49,13 +51,12 @@ void lifecycle_created(order_ctx *ctx, of_item *it)
                        it->ev.subject);
         return;
     }
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:O,s:O,s:O,s:O,s:s,s:b,s:i,s:[],s:s,s:i}",
-                          "order_id", it->ev.subject, "shop_id", order_str(d, "shop_id"),
-                          "buyer_id", order_str(d, "buyer_id"), "state", "unpaid", "total",
-                          json_object_get(d, "total"), "postage", json_object_get(d, "postage"),
-                          "auction", json_object_get(d, "auction"), "items",
-                          json_object_get(d, "items"), "created_at", it->ev.time, "closed", 0,
-                          "version", 0, "struck_skus", "refunded", "0.00", "note_seq", 0);
+    json_t *o = json_pack(
+        "{s:s,s:s,s:s,s:s,s:O,s:O,s:O,s:O,s:s,s:b,s:i,s:[],s:s,s:i}", "order_id", it->ev.subject,
+        "shop_id", order_str(d, "shop_id"), "buyer_id", order_str(d, "buyer_id"), "state", "unpaid",
+        "total", json_object_get(d, "total"), "postage", json_object_get(d, "postage"), "auction",
+        json_object_get(d, "auction"), "items", json_object_get(d, "items"), "created_at",
+        it->ev.time, "closed", 0, "version", 0, "struck_skus", "refunded", "0.00", "note_seq", 0);
     order_set_put(&ctx->orders, it->ev.subject, o);
     close_if_remitted(ctx, it, o);
 }

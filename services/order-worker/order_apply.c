@@ -240,8 +240,7 @@ json_t *order_for(order_ctx *ctx, of_item *it)
     return o;
 }
 
-void order_close(order_ctx *ctx, of_item *it, json_t *o, const char *order_id,
-                 const char *reason)
+void order_close(order_ctx *ctx, of_item *it, json_t *o, const char *order_id, const char *reason)
 {
     if (order_is_closed(o))
         return;
@@ -251,8 +250,8 @@ void order_close(order_ctx *ctx, of_item *it, json_t *o, const char *order_id,
     order_set_touch(&ctx->orders, order_id);
 }
 
-int note_add(order_ctx *ctx, of_item *it, const char *order_id, const char *key,
-             const char *author, json_t *params)
+int note_add(order_ctx *ctx, of_item *it, const char *order_id, const char *key, const char *author,
+             json_t *params)
 {
     char date[11];
     of_shop_date(it->ev.time_us, date);
@@ -276,11 +275,11 @@ int note_add(order_ctx *ctx, of_item *it, const char *order_id, const char *key,
             return -1;
         }
     }
-    json_t *row = json_pack("{s:s,s:I,s:s,s:s,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "order_id",
-                            order_id, "seq", seq, "code", notes_rule(key), "template", key,
-                            "params", params, "author", author, "noted_at", it->ev.time,
-                            "rendered", text[0], "rendered_hans", text[1], "rendered_en",
-                            text[2], "event_source", it->ev.source, "event_id", it->ev.id);
+    json_t *row =
+        json_pack("{s:s,s:I,s:s,s:s,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "order_id", order_id, "seq",
+                  seq, "code", notes_rule(key), "template", key, "params", params, "author", author,
+                  "noted_at", it->ev.time, "rendered", text[0], "rendered_hans", text[1],
+                  "rendered_en", text[2], "event_source", it->ev.source, "event_id", it->ev.id);
     for (int l = 0; l < 3; l++)
         free(text[l]);
     json_t *list = json_object_get(ctx->notes, order_id);
@@ -295,10 +294,10 @@ int note_add(order_ctx *ctx, of_item *it, const char *order_id, const char *key,
 json_t *task_open(order_ctx *ctx, of_item *it, const char *order_id, const char *kind,
                   const char *assignee, json_t *detail)
 {
-    json_t *t = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:s}", "order_id", order_id, "kind",
-                          kind, "assignee", assignee, "status", "open", "created_at",
-                          it->ev.time, "detail", detail ? detail : json_object(),
-                          "created_by_source", it->ev.source, "created_by_id", it->ev.id);
+    json_t *t = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:s}", "order_id", order_id, "kind", kind,
+                          "assignee", assignee, "status", "open", "created_at", it->ev.time,
+                          "detail", detail ? detail : json_object(), "created_by_source",
+                          it->ev.source, "created_by_id", it->ev.id);
     json_t *list = json_object_get(ctx->tasks, order_id);
     if (!list) {
         list = json_array();
@@ -327,15 +326,15 @@ void task_close(of_item *it, json_t *task, const char *by)
     order_set_str(task, "closed_by", by);
 }
 
-int ledger_add(order_ctx *ctx, of_item *it, const char *buyer, int64_t delta,
-               const char *order_id, const char *kind, const char *staff, const char *reason,
-               int64_t *after)
+int ledger_add(order_ctx *ctx, of_item *it, const char *buyer, int64_t delta, const char *order_id,
+               const char *kind, const char *staff, const char *reason, int64_t *after)
 {
     int64_t balance = json_integer_value(json_object_get(ctx->balances, buyer));
     if (balance + delta < 0) {
         char have[32], want[32];
-        of_item_reject(it, "buyer \"%.64s\" has a balance of %s: %s cannot be deducted (a "
-                           "balance never goes negative)",
+        of_item_reject(it,
+                       "buyer \"%.64s\" has a balance of %s: %s cannot be deducted (a "
+                       "balance never goes negative)",
                        buyer, of_money_format(balance, have, sizeof have),
                        of_money_format(-delta, want, sizeof want));
         return -1;
@@ -345,10 +344,9 @@ int ledger_add(order_ctx *ctx, of_item *it, const char *buyer, int64_t delta,
     json_object_set_new(ctx->balances, buyer, json_integer(*after));
     char d[32], a[32];
     json_array_append_new(
-        ctx->ledger,
-        json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s,s:s,s:s?}", "buyer_id", buyer, "delta",
-                  of_money_format(delta, d, sizeof d), "balance_after",
-                  of_money_format(*after, a, sizeof a), "order_id", order_id, "at", it->ev.time,
-                  "kind", kind, "staff", staff, "reason", reason));
+        ctx->ledger, json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s,s:s,s:s?}", "buyer_id", buyer, "delta",
+                               of_money_format(delta, d, sizeof d), "balance_after",
+                               of_money_format(*after, a, sizeof a), "order_id", order_id, "at",
+                               it->ev.time, "kind", kind, "staff", staff, "reason", reason));
     return 0;
 }

@@ -45,9 +45,9 @@ static const char load_buyers_sql[] =
     "SELECT buyer_id, (balance * 100)::bigint FROM buyer_balances "
     "WHERE buyer_id IN (SELECT json_array_elements_text($1::json)) ORDER BY buyer_id FOR UPDATE";
 
-#define ORDER_COLUMNS                                                                          \
-    "order_id, shop_id, buyer_id, state, total, postage, auction, items, created_at, "        \
-    "paid_at, paid_amount, pay_method, printed_at, waybill_no, shipped_at, carrier, closed, " \
+#define ORDER_COLUMNS                                                                              \
+    "order_id, shop_id, buyer_id, state, total, postage, auction, items, created_at, "             \
+    "paid_at, paid_amount, pay_method, printed_at, waybill_no, shipped_at, carrier, closed, "      \
     "closed_at, close_reason, version, address, struck_skus, ship_by, refund_from, refunded"
 
 static const char save_orders_sql[] =

@@ -21,8 +21,9 @@ static json_t *refundable_order(order_ctx *ctx, of_item *it, const char *rule)
     int64_t amount = cents_of(it, "amount"), left = refundable(o);
     if (amount > left) {
         char a[32], l[32];
-        of_item_reject(it, "data.amount: %s is more than the %s left of the payment of order "
-                           "\"%.64s\" (%s)",
+        of_item_reject(it,
+                       "data.amount: %s is more than the %s left of the payment of order "
+                       "\"%.64s\" (%s)",
                        of_money_format(amount, a, sizeof a), of_money_format(left, l, sizeof l),
                        it->ev.subject, rule);
         return NULL;
@@ -81,9 +82,9 @@ void refund_registered(order_ctx *ctx, of_item *it)
     json_array_append_new(
         ctx->refunds,
         json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "order_id", it->ev.subject, "buyer_id",
-                  buyer, "channel", opt(it, "channel"), "account", opt(it, "account"),
-                  "real_name", opt(it, "real_name"), "amount", opt(it, "amount"), "reason",
-                  opt(it, "reason"), "staff", staff, "registered_at", it->ev.time));
+                  buyer, "channel", opt(it, "channel"), "account", opt(it, "account"), "real_name",
+                  opt(it, "real_name"), "amount", opt(it, "amount"), "reason", opt(it, "reason"),
+                  "staff", staff, "registered_at", it->ev.time));
     int64_t refunded = 0;
     if (of_money_parse(order_str(o, "refunded"), &refunded))
         refunded = 0;

@@ -30,8 +30,8 @@ int need_sku(of_item *it, const json_t *o, const char *field)
         json_array_foreach(json_object_get(o, "struck_skus"), i, struck)
         {
             if (strcmp(json_string_value(struck), sku) == 0) {
-                of_item_reject(it, "data.%s: \"%.64s\" was struck from order \"%.64s\"", field,
-                               sku, order_str(o, "order_id"));
+                of_item_reject(it, "data.%s: \"%.64s\" was struck from order \"%.64s\"", field, sku,
+                               order_str(o, "order_id"));
                 return 0;
             }
         }

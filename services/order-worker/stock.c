@@ -26,8 +26,9 @@ void stock_out_of_stock(order_ctx *ctx, of_item *it)
     }
     if (strcmp(via, "phone") != 0 && !json_is_true(json_object_get(it->ev.data, "buyer_online"))) {
         json_decref(params);
-        of_item_reject(it, "data.via: the buyer is not online, so they must be told by phone "
-                           "(%s)",
+        of_item_reject(it,
+                       "data.via: the buyer is not online, so they must be told by phone "
+                       "(%s)",
                        strcmp(state, "paid") == 0 ? "A20" : "A21");
         return;
     }
