@@ -438,6 +438,26 @@ static void commit_to_kafka(consumer *c)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* Commits the current position of every assigned partition to Kafka (asynchronously). */
+static void commit_positions(consumer *c)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(c->rk, &parts) || !parts)
+        return;
+    if (parts->cnt && rd_kafka_position(c->rk, parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_topic_partition_list_t *known = rd_kafka_topic_partition_list_new(parts->cnt);
+        for (int i = 0; i < parts->cnt; i++)
+            if (parts->elems[i].offset >= 0)
+                rd_kafka_topic_partition_list_add(known, parts->elems[i].topic,
+                                                  parts->elems[i].partition)
+                    ->offset = parts->elems[i].offset;
+        if (known->cnt)
+            rd_kafka_commit(c->rk, known, 1);
+        rd_kafka_topic_partition_list_destroy(known);
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
 /* Applies the collected batch, retrying until it commits. Returns -1 only when a stop was
  * requested while the batch still could not be committed. */
 static int process_batch(consumer *c)
@@ -671,7 +691,11 @@ int of_consumer_run(const of_config *cfg, const of_consumer_spec *spec, volatile
             c.next_cap = tc;
             last_ping = mono_ms();
         } else if (mono_ms() - last_ping > 2000) {
-            /* idle: keep the readiness flag true to PostgreSQL's state */
+            /* idle: everything taken is applied, so the positions are what PostgreSQL holds;
+             * tell Kafka again (a commit made during a rebalance may have been refused, and
+             * lag-based autoscaling reads Kafka's offsets) */
+            commit_positions(&c);
+            /* and keep the readiness flag true to PostgreSQL's state */
             of_error e;
             if (of_db_ensure(c.db, &e) || of_db_run(c.db, "SELECT 1", 0, NULL, &e))
                 of_warn("%s", e.msg);
