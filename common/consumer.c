@@ -37,6 +37,7 @@ typedef struct consumer {
     size_t next_cap;
     atomic_bool kafka_up;
     atomic_llong kafka_checked_ms;
+    size_t fenced; /* items of the batch another owner had handled */
     struct {
         of_metric *consumed, *applied, *rejected, *invalid, *duplicates, *batches, *retries;
         of_metric *batch_seconds, *e2e_seconds, *db_up, *kafka_up, *assigned;
@@ -308,6 +309,54 @@ static char *json_take(json_t *j)
     return s;
 }
 
+/* Fences this batch against a stale owner of its partitions (a worker that stalled past
+ * its session and is still inside a transaction): the group's offset rows of the batch's
+ * partitions are locked first, so a batch waits for the other's commit, then everything
+ * below the stored next offset is skipped as already handled. */
+static int fence_partitions(consumer *c, of_error *err)
+{
+    json_t *parts = json_object();
+    for (size_t i = 0; i < c->batch.n; i++) {
+        char p[16];
+        snprintf(p, sizeof p, "%d", (int)c->batch.items[i].partition);
+        json_object_set_new(parts, p, json_true());
+    }
+    json_t *arr = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(parts, k, v) json_array_append_new(arr, json_integer(atoi(k)));
+    json_decref(parts);
+    char *js = json_take(arr);
+    const char *params[] = {c->group, c->spec->topic, js};
+    PGresult *r = NULL;
+    if (of_db_run(c->db,
+                  "INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) "
+                  "SELECT $1, $2, p::int, 0 FROM json_array_elements_text($3::json) AS p "
+                  "ON CONFLICT DO NOTHING",
+                  3, params, err) == 0)
+        r = of_db_exec(c->db,
+                       "SELECT partition, next_offset FROM consumer_offsets WHERE group_id = $1 "
+                       "AND topic = $2 AND partition IN (SELECT json_array_elements_text($3::json)"
+                       "::int) ORDER BY partition FOR UPDATE",
+                       3, params, err);
+    free(js);
+    if (!r)
+        return -1;
+    for (int row = 0; row < PQntuples(r); row++) {
+        int32_t part = (int32_t)atoi(PQgetvalue(r, row, 0));
+        int64_t next = atoll(PQgetvalue(r, row, 1));
+        for (size_t i = 0; i < c->batch.n; i++) {
+            of_item *it = &c->batch.items[i];
+            if (it->partition == part && it->offset < next) {
+                it->state = OF_ITEM_DUPLICATE; /* handled by another owner meanwhile */
+                c->fenced++;
+            }
+        }
+    }
+    PQclear(r);
+    return 0;
+}
+
 /* Marks items whose (source, id) is already in applied_events as duplicates. */
 static int dedupe_in_db(consumer *c, of_error *err)
 {
@@ -391,6 +440,9 @@ static int apply_once(consumer *c, of_error *err)
         return -1;
     if (of_db_run(c->db, "BEGIN", 0, NULL, err))
         return -1;
+    c->fenced = 0;
+    if (fence_partitions(c, err))
+        goto rollback;
     dedupe_in_batch(b);
     if (dedupe_in_db(c, err) || c->spec->apply(c->spec->ctx, c->db, b, err))
         goto rollback;
@@ -400,9 +452,13 @@ static int apply_once(consumer *c, of_error *err)
         if (it->state == OF_ITEM_PENDING)
             it->state = OF_ITEM_APPLIED;
         if (it->state == OF_ITEM_INVALID || it->state == OF_ITEM_REJECTED) {
-            if (of_deadletter_store(c->db, it, err) || of_deadletter_publish(c->dl, it, err))
+            int stored = of_deadletter_store(c->db, it, err);
+            if (stored < 0)
                 goto rollback;
-            dead++;
+            /* a redelivered message already has its row and its copy on the topic */
+            if (stored && of_deadletter_publish(c->dl, it, err))
+                goto rollback;
+            dead += stored;
         }
     }
     if (record_progress(c, err))
@@ -511,6 +567,10 @@ static int process_batch(consumer *c)
     of_metric_add(c->m.duplicates, dup);
     of_metric_add(c->m.batches, 1);
     of_metric_observe(c->m.batch_seconds, (double)(mono_ms() - t0) / 1000.0);
+    if (c->fenced)
+        of_warn("%zu event(s) were already handled by a previous owner of their partition: "
+                "skipped",
+                c->fenced);
     commit_to_kafka(c);
     return 0;
 }

@@ -148,12 +148,16 @@ int of_deadletter_store(of_db *db, const of_item *it, of_error *err)
     const of_event *ev = &it->ev;
     const char *params[] = {it->topic, part,    off,      it->reason, key,   payload,
                             text,      headers, ev->type, ev->source, ev->id};
-    rc = of_db_run(db,
-                   "INSERT INTO dead_letters (topic, partition, \"offset\", reason, msg_key, "
-                   "payload, payload_text, headers, event_type, event_source, event_id) "
-                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
-                   "ON CONFLICT (topic, partition, \"offset\") DO NOTHING",
-                   11, params, err);
+    PGresult *r = of_db_exec(db,
+                             "INSERT INTO dead_letters (topic, partition, \"offset\", reason, "
+                             "msg_key, payload, payload_text, headers, event_type, event_source, "
+                             "event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+                             "ON CONFLICT (topic, partition, \"offset\") DO NOTHING",
+                             11, params, err);
+    if (r) {
+        rc = atoi(PQcmdTuples(r)) > 0 ? 1 : 0;
+        PQclear(r);
+    }
 out:
     free(key);
     free(payload);

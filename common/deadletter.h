@@ -15,7 +15,8 @@ typedef struct of_deadletter of_deadletter;
 of_deadletter *of_deadletter_new(const of_config *cfg, of_error *err);
 void of_deadletter_free(of_deadletter *dl); /* flushes; NULL allowed */
 
-/* Inserts the item (INVALID or REJECTED) into dead_letters. */
+/* Inserts the item (INVALID or REJECTED) into dead_letters: 1 when the row is new, 0 when the
+ * message was recorded before (a redelivery), -1 with err on a database error. */
 int of_deadletter_store(of_db *db, const of_item *it, of_error *err) OF_MUST_CHECK;
 
 /* Queues the item on shop.deadletter; of_deadletter_flush waits for the broker's acks. */
