@@ -52,8 +52,9 @@ static int ordered(of_db *db, of_item *it, of_error *err)
         int unpaid = strcmp(col(o, "state"), "unpaid") == 0;
         json_decref(o);
         if (buyer_ok && !unpaid) {
-            of_item_reject(it, "data.shop_order_id: order \"%.64s\" is already paid: a bank "
-                               "remittance replaces an unpaid shop order (M1)",
+            of_item_reject(it,
+                           "data.shop_order_id: order \"%.64s\" is already paid: a bank "
+                           "remittance replaces an unpaid shop order (M1)",
                            shop_order);
             return 0;
         }
@@ -107,6 +108,12 @@ static int notified(of_db *db, of_item *it, of_error *err)
     if (!row)
         return failed ? -1 : 0;
     const char *state = col(row, "state");
+    if (strcmp(col(row, "buyer_id"), opt(it, "buyer_id")) != 0) {
+        of_item_reject(it, "data.buyer_id: \"%.64s\" is not the buyer of remittance \"%.64s\"",
+                       opt(it, "buyer_id"), opt(it, "remit_id"));
+        json_decref(row);
+        return 0;
+    }
     if (strcmp(state, "ordered") != 0 && strcmp(state, "notified") != 0) {
         of_item_reject(it, "remittance \"%.64s\" is already %s: a notice comes before that",
                        opt(it, "remit_id"), state);
@@ -181,7 +188,12 @@ static int shipped(of_db *db, of_item *it, of_error *err)
     if (!row)
         return failed ? -1 : 0;
     int ready = strcmp(col(row, "state"), "verified") == 0;
+    int shipped_already = strcmp(col(row, "state"), "shipped") == 0;
     json_decref(row);
+    if (shipped_already) {
+        of_item_reject(it, "remittance \"%.64s\" has already shipped (M6)", opt(it, "remit_id"));
+        return 0;
+    }
     if (!ready) {
         of_item_reject(it,
                        "remittance \"%.64s\" is not verified: it ships once a supervisor "

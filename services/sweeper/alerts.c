@@ -3,6 +3,7 @@
 #include "alerts.h"
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -107,21 +108,42 @@ static int post_webhook(alert_sender *s, const char *payload, char *why, size_t 
     return 0;
 }
 
+/* The payload sent carries the alert's id, so a receiver can tell a repeat (after a crash
+ * between sending and recording, delivery is at least once). */
 static const char claim_sql[] =
     "UPDATE alerts SET attempts = attempts + 1, next_attempt_at = now() + interval '30 s' "
     "WHERE alert_id IN (SELECT alert_id FROM alerts WHERE (sent_at IS NULL OR published_at IS "
     "NULL) AND next_attempt_at <= now() ORDER BY next_attempt_at, alert_id LIMIT $1::int "
     "FOR UPDATE SKIP LOCKED) "
-    "RETURNING alert_id, subject_id, payload::text, published_at IS NULL, sent_at IS NULL, "
-    "attempts";
+    "RETURNING alert_id, subject_id, (payload || jsonb_build_object('alert_id', alert_id))::text, "
+    "published_at IS NULL, sent_at IS NULL, attempts";
 
-/* Records the outcome; a failure is retried after 1 s, 2 s, 4 s ... up to 5 minutes. */
+/* Recorded as soon as Kafka acknowledged them, before any webhook call. */
+static const char published_sql[] =
+    "UPDATE alerts SET published_at = coalesce(published_at, now()) "
+    "WHERE alert_id IN (SELECT json_array_elements_text($1::json)::bigint)";
+
+/* The outcome of the batch, in one statement; a failure is retried after 1 s, 2 s, 4 s ... up
+ * to 5 minutes. */
 static const char done_sql[] =
-    "UPDATE alerts SET published_at = CASE WHEN $2::bool THEN coalesce(published_at, now()) "
-    "ELSE published_at END, sent_at = CASE WHEN $3::bool THEN coalesce(sent_at, now()) ELSE "
-    "sent_at END, last_error = nullif($4, ''), next_attempt_at = CASE WHEN $2::bool AND "
-    "$3::bool THEN next_attempt_at ELSE now() + least(interval '5 min', interval '1 s' * "
-    "power(2, least(attempts - 1, 20))) END WHERE alert_id = $1::bigint";
+    "UPDATE alerts a SET sent_at = CASE WHEN u.hooked THEN coalesce(a.sent_at, now()) ELSE "
+    "a.sent_at END, last_error = nullif(u.why, ''), next_attempt_at = CASE WHEN "
+    "a.published_at IS NOT NULL AND u.hooked THEN a.next_attempt_at ELSE now() + "
+    "least(interval '5 min', interval '1 s' * power(2, least(a.attempts - 1, 20))) END "
+    "FROM json_to_recordset($1::json) AS u(alert_id bigint, hooked bool, why text) "
+    "WHERE a.alert_id = u.alert_id";
+
+static int run_json(of_db *db, const char *sql, json_t *arg, of_error *err)
+{
+    char *js = json_dumps(arg, JSON_COMPACT);
+    json_decref(arg);
+    if (!js)
+        return of_error_set(err, "out of memory");
+    const char *p[] = {js};
+    int rc = of_db_run(db, sql, 1, p, err);
+    free(js);
+    return rc;
+}
 
 int alert_sender_run(alert_sender *s, of_db *db, int limit, long *sent, of_error *err)
 {
@@ -133,29 +155,34 @@ int alert_sender_run(alert_sender *s, of_db *db, int limit, long *sent, of_error
     if (!r)
         return -1;
     int n = PQntuples(r);
-    int *published = calloc((size_t)n + 1, sizeof *published);
-    if (!published) {
+    if (n == 0) {
         PQclear(r);
-        return of_error_set(err, "out of memory");
+        return 0;
     }
-    /* topic first, for all of them, then one flush */
+    /* ops.alerts first, for all of them, then one flush and one record */
     atomic_store(&s->failed, 0);
+    int queued = 0;
     for (int i = 0; i < n; i++) {
-        if (strcmp(PQgetvalue(r, i, 3), "t") != 0) {
-            published[i] = 1;
+        if (strcmp(PQgetvalue(r, i, 3), "t") != 0)
             continue;
-        }
         const char *key = PQgetvalue(r, i, 1), *payload = PQgetvalue(r, i, 2);
-        published[i] =
-            rd_kafka_producev(s->rk, RD_KAFKA_V_TOPIC(OF_TOPIC_ALERTS),
-                              RD_KAFKA_V_KEY(key, strlen(key)),
-                              RD_KAFKA_V_VALUE((void *)payload, strlen(payload)),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) == 0;
+        queued += rd_kafka_producev(s->rk, RD_KAFKA_V_TOPIC(OF_TOPIC_ALERTS),
+                                    RD_KAFKA_V_KEY(key, strlen(key)),
+                                    RD_KAFKA_V_VALUE((void *)payload, strlen(payload)),
+                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) == 0;
     }
-    int flushed = rd_kafka_flush(s->rk, 10000) == 0 && atomic_load(&s->failed) == 0;
-    int rc = 0;
-    for (int i = 0; i < n && rc == 0; i++) {
-        int pub = published[i] && flushed;
+    int flushed = !queued || (rd_kafka_flush(s->rk, 10000) == 0 && atomic_load(&s->failed) == 0);
+    json_t *published = json_array();
+    for (int i = 0; flushed && i < n; i++)
+        if (strcmp(PQgetvalue(r, i, 3), "t") == 0)
+            json_array_append_new(published, json_integer(atoll(PQgetvalue(r, i, 0))));
+    int rc = json_array_size(published) ? run_json(db, published_sql, published, err)
+                                        : (json_decref(published), 0);
+    /* then the webhook, one POST each (bounded by its time-out) */
+    json_t *outcome = json_array();
+    int hook_down = 0; /* after one failed POST the rest wait for the next cycle */
+    for (int i = 0; rc == 0 && i < n; i++) {
+        int pub = strcmp(PQgetvalue(r, i, 3), "t") != 0 || flushed;
         char why[300] = "";
         if (!pub)
             snprintf(why, sizeof why, "ops.alerts: not acknowledged by Kafka");
@@ -163,12 +190,14 @@ int alert_sender_run(alert_sender *s, of_db *db, int limit, long *sent, of_error
         if (!hooked) {
             if (!*s->cfg->ops_webhook_url)
                 hooked = 1; /* no webhook configured: the topic is the only channel */
+            else if (hook_down)
+                snprintf(why, sizeof why, "webhook failing: retried on a later cycle");
             else
-                hooked = post_webhook(s, PQgetvalue(r, i, 2), why, sizeof why) == 0;
+                hook_down = !(hooked = post_webhook(s, PQgetvalue(r, i, 2), why, sizeof why) == 0);
         }
-        const char *q[] = {PQgetvalue(r, i, 0), pub ? "true" : "false", hooked ? "true" : "false",
-                           why};
-        rc = of_db_run(db, done_sql, 4, q, err);
+        json_array_append_new(outcome, json_pack("{s:I,s:b,s:s}", "alert_id",
+                                                 (json_int_t)atoll(PQgetvalue(r, i, 0)), "hooked",
+                                                 hooked, "why", why));
         if (pub && hooked) {
             (*sent)++;
             of_metric_add(s->sent, 1);
@@ -178,7 +207,10 @@ int alert_sender_run(alert_sender *s, of_db *db, int limit, long *sent, of_error
                     PQgetvalue(r, i, 1), PQgetvalue(r, i, 5), why);
         }
     }
-    free(published);
+    if (rc == 0)
+        rc = run_json(db, done_sql, outcome, err);
+    else
+        json_decref(outcome);
     PQclear(r);
     return rc;
 }
