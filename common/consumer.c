@@ -41,6 +41,7 @@ typedef struct consumer {
     struct {
         of_metric *consumed, *applied, *rejected, *invalid, *duplicates, *batches, *retries;
         of_metric *batch_seconds, *e2e_seconds, *db_up, *kafka_up, *assigned;
+        of_metric *lag[64]; /* per partition, created when first seen */
     } m;
 } consumer;
 
@@ -494,6 +495,34 @@ static void commit_to_kafka(consumer *c)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* orderflow_consumer_lag{partition}: the partition's high watermark (as last fetched, no
+ * broker round trip) minus the next offset to apply. */
+static void update_lag(consumer *c)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(c->rk, &parts) || !parts)
+        return;
+    if (rd_kafka_position(c->rk, parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < parts->cnt; i++) {
+            const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+            int64_t lo, hi;
+            if (tp->partition < 0 || tp->partition >= 64 || tp->offset < 0 ||
+                rd_kafka_get_watermark_offsets(c->rk, tp->topic, tp->partition, &lo, &hi) || hi < 0)
+                continue;
+            if (!c->m.lag[tp->partition]) {
+                char l[128];
+                snprintf(l, sizeof l, "topic=\"%s\",partition=\"%d\"", tp->topic,
+                         (int)tp->partition);
+                c->m.lag[tp->partition] = of_gauge(
+                    "orderflow_consumer_lag",
+                    "Messages of the partition not yet taken (high watermark - position)", l);
+            }
+            of_metric_set(c->m.lag[tp->partition], (double)(hi > tp->offset ? hi - tp->offset : 0));
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
 /* Commits the current position of every assigned partition to Kafka (asynchronously). */
 static void commit_positions(consumer *c)
 {
@@ -567,6 +596,7 @@ static int process_batch(consumer *c)
     of_metric_add(c->m.duplicates, dup);
     of_metric_add(c->m.batches, 1);
     of_metric_observe(c->m.batch_seconds, (double)(mono_ms() - t0) / 1000.0);
+    update_lag(c);
     if (c->fenced)
         of_warn("%zu event(s) were already handled by a previous owner of their partition: "
                 "skipped",
@@ -755,6 +785,7 @@ int of_consumer_run(const of_config *cfg, const of_consumer_spec *spec, volatile
              * tell Kafka again (a commit made during a rebalance may have been refused, and
              * lag-based autoscaling reads Kafka's offsets) */
             commit_positions(&c);
+            update_lag(&c);
             /* and keep the readiness flag true to PostgreSQL's state */
             of_error e;
             if (of_db_ensure(c.db, &e) || of_db_run(c.db, "SELECT 1", 0, NULL, &e))
