@@ -69,10 +69,10 @@ def quantile(q, before, after):
     return lo
 
 
-def gen(path, orders, prefix):
+def gen(path, orders, prefix, mix=False):
     with open(path, "w") as f:
         subprocess.run([sys.executable, "tests/bench/gen_events.py", "--orders", str(orders),
-                        "--prefix", prefix], stdout=f, check=True)
+                        "--prefix", prefix] + (["--mix"] if mix else []), stdout=f, check=True)
 
 
 def wait_for(pred, timeout, what):
@@ -91,6 +91,8 @@ def main():
     ap.add_argument("--rate", type=int, default=10_000)
     ap.add_argument("--latency-seconds", type=int, default=30)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--mix-orders", type=int, default=100_000,
+                    help="orders of the annotation mix phase (5 events each; 0 = skip)")
     a = ap.parse_args()
     n_events = a.orders * 5
     run = f"b{int(time.time())}"
@@ -121,6 +123,24 @@ def main():
         rate = n_events / (t1 - t0)
         print(f"  worker: {applied} applied in {t1 - t0:.2f} s = {rate:,.0f} events/s "
               f"(G1/G2 on: offsets and dedupe in each transaction)")
+
+        # issue 3: the realistic mix (60 % lifecycle, 40 % annotation events), same worker
+        mix_rate = float("nan")
+        if a.mix_orders:
+            mix = f"{STACK}/bench-{run}-mix.jsonl"
+            gen(mix, a.mix_orders, run + "M", mix=True)
+            subprocess.run([PUBLISH, mix], check=True, capture_output=True)
+            before_mix = metric(metrics(), "orderflow_events_applied_total")
+            wait_for(lambda: metric(metrics(), "orderflow_events_applied_total") > before_mix,
+                     60, "the mix's first batch")
+            t = time.time() - 0.02  # the first batch was seen at most one poll late
+            wait_for(lambda: metric(metrics(), "orderflow_events_applied_total") >=
+                     before_mix + a.mix_orders * 5, 900, "the mix to drain")
+            mix_rate = a.mix_orders * 5 / (time.time() - t)
+            notes = int(psql(f"SELECT count(*) FROM order_notes WHERE order_id LIKE '{run}M-%'"))
+            print(f"  annotation mix: {a.mix_orders * 5} events ({a.mix_orders} orders, 40 % "
+                  f"annotation), {notes} notes written: {mix_rate:,.0f} events/s = "
+                  f"{mix_rate / rate:.2f} of the plain ingest rate")
 
         # latency at a fixed offered rate
         lat_orders = a.rate * a.latency_seconds // 5
@@ -159,7 +179,8 @@ def main():
     print(f"  limit: COPY of the same rows ({n_events} applied_events + {a.orders} orders) "
           f"in {copy_s:.2f} s = {copy_rate:,.0f} events/s")
     print(f"  ratio worker / COPY: {rate / copy_rate:.2f}")
-    print(f"SUMMARY events_per_s={rate:.0f} copy_events_per_s={copy_rate:.0f} "
+    print(f"SUMMARY events_per_s={rate:.0f} mix_events_per_s={mix_rate:.0f} "
+          f"copy_events_per_s={copy_rate:.0f} "
           f"ratio={rate / copy_rate:.2f} p50_ms={p50 * 1000:.0f} p99_ms={p99 * 1000:.0f} "
           f"peak_rss_mib={hwm / 1024:.1f}")
 
