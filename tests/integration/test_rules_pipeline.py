@@ -52,10 +52,18 @@ def pipeline():
     try:
         t0 = time.monotonic()
         built = {row.index: pl.events(row) for row in ROWS}
-        for row in ROWS:
-            pl.setup_sent[row.index] = [pub.publish(ev) for ev in built[row.index][0]]
-        sent = pub.flush()
-        rl.wait_consumed(db, worker.group, sent)
+        # Orders are created first, all of them: an exchange's new order is keyed by its own
+        # id, so on another partition it could otherwise arrive after the exchange naming it.
+        sent = []
+        for creating in (True, False):
+            for row in ROWS:
+                slots = pl.setup_sent.setdefault(row.index, [None] * len(built[row.index][0]))
+                for n, ev in enumerate(built[row.index][0]):
+                    if (ev["type"] == "order.created") == creating:
+                        slots[n] = pub.publish(ev)
+            phase = pub.flush()
+            rl.wait_consumed(db, worker.group, phase)
+            sent += phase
         pl.timings["setup"] = time.monotonic() - t0
         pl.before = rl.read_state(db, pl.like)
 
