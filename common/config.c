@@ -57,7 +57,7 @@ static const cfg_entry table[] = {
     {"KAFKA_GROUP_ID", STR(group_id), "", 0, 0, "Consumer group (default: orderflow-<service>)"},
     {"MAX_EVENT_BYTES", SIZE(max_event_bytes), "262144", 256, 16777216,
      "Largest event accepted; larger ones are dead-lettered"},
-    {"BATCH_MAX", INT(batch_max), "2000", 1, 100000, "Most events applied in one transaction"},
+    {"BATCH_MAX", INT(batch_max), "1000", 1, 100000, "Most events applied in one transaction"},
     {"BATCH_LINGER_MS", INT(batch_linger_ms), "20", 0, 10000,
      "How long a batch waits to fill before it is applied"},
     {"DB_STATEMENT_TIMEOUT_MS", INT(db_statement_timeout_ms), "30000", 100, 3600000,

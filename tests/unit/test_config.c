@@ -59,13 +59,13 @@ static void test_defaults(void)
     CHECK(cfg.http_port == 8081);
     CHECK_STR(cfg.group_id, "");
     CHECK(cfg.max_event_bytes == 262144);
-    CHECK(cfg.batch_max == 2000);
+    CHECK(cfg.batch_max == 1000);
     CHECK(cfg.batch_linger_ms == 20);
     CHECK(cfg.db_statement_timeout_ms == 30000);
 
     /* an empty variable counts as unset */
     CHECK_STR(load_with("BATCH_MAX", ""), "ok");
-    CHECK(cfg.batch_max == 2000);
+    CHECK(cfg.batch_max == 1000);
     CHECK_STR(load_with("SHOP_TZ", ""), "ok");
     CHECK_STR(cfg.shop_tz, "Asia/Shanghai");
 }
