@@ -56,6 +56,10 @@ alert_sender *alert_sender_new(const of_config *cfg, of_error *err)
         free(s);
         return NULL;
     }
+    /* connect now, so the first cycle does not pay for it */
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(s->rk, 0, NULL, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy(md);
     s->curl = curl_easy_init();
     s->sent =
         of_counter("orderflow_alerts_sent_total", "Alerts delivered (topic and webhook)", NULL);
