@@ -33,8 +33,8 @@ struct caller {
     pthread_t thread;
     bool started;
     pthread_mutex_t mu;
-    bool stop;           /* under mu */
-    transfer *queued;    /* under mu: FIFO of requests to start */
+    bool stop;        /* under mu */
+    transfer *queued; /* under mu: FIFO of requests to start */
     transfer *queued_tail;
     call_reply *replies; /* under mu */
     size_t nreplies, capreplies;
@@ -112,6 +112,9 @@ static void start_transfer(caller *c, transfer *t)
     curl_easy_setopt(t->h, CURLOPT_TIMEOUT_MS, t->timeout_ms);
     curl_easy_setopt(t->h, CURLOPT_CONNECTTIMEOUT_MS, t->timeout_ms < 2000 ? t->timeout_ms : 2000L);
     curl_easy_setopt(t->h, CURLOPT_TCP_NODELAY, 1L);
+    /* answers and requests are small: modest buffers keep hundreds of handles cheap */
+    curl_easy_setopt(t->h, CURLOPT_BUFFERSIZE, 4096L);
+    curl_easy_setopt(t->h, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
     if (t->req_body) {
         curl_easy_setopt(t->h, CURLOPT_HTTPHEADER, c->json_headers);
         curl_easy_setopt(t->h, CURLOPT_POSTFIELDS, t->req_body);
@@ -155,7 +158,8 @@ static void push_reply(caller *c, transfer *t, CURLcode code)
     r->curl_code = (int)code;
     r->timed_out = code == CURLE_OPERATION_TIMEDOUT;
     if (code != CURLE_OK)
-        snprintf(r->error, sizeof r->error, "%s", t->errbuf[0] ? t->errbuf : curl_easy_strerror(code));
+        snprintf(r->error, sizeof r->error, "%s",
+                 t->errbuf[0] ? t->errbuf : curl_easy_strerror(code));
     curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &r->http_status);
     r->body = t->buf ? t->buf : strdup("");
     r->len = t->buf ? t->len : 0;

@@ -16,8 +16,8 @@ typedef enum { CALL_RECHARGE, CALL_STATUS, CALL_WEBHOOK } call_kind;
 typedef struct call_reply {
     uint64_t tag;
     call_kind kind;
-    int curl_code;  /* CURLcode: 0 when an HTTP answer came */
-    int timed_out;  /* the call's time-out expired */
+    int curl_code;   /* CURLcode: 0 when an HTTP answer came */
+    int timed_out;   /* the call's time-out expired */
     char error[256]; /* libcurl's message when curl_code != 0 */
     long http_status;
     char *body; /* NUL-terminated, owned by the reply */

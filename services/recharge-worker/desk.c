@@ -55,7 +55,7 @@ struct desk {
     job *jobs;
     int njobs, active;
     int *free_slots, nfree;
-    lease *taken;           /* lease_lock's buffer */
+    lease *taken;            /* lease_lock's buffer */
     lease_outcome *outcomes; /* lease_finish's buffer */
     lease_ref *refs;
     bool *flags;
@@ -63,6 +63,7 @@ struct desk {
     char base_url[512];
     struct {
         of_metric *held, *taken, *retaken, *lost, *fenced, *released, *call_seconds;
+        of_metric *lock_calls, *finish_calls;
         of_metric *calls[2][ST_N], *outcome[3], *r1, *r3, *r5;
     } m;
 };
@@ -110,20 +111,24 @@ static void metrics_setup(desk *d)
 {
     d->m.held = of_gauge("orderflow_recharge_leases_held", "Recharge orders this desk holds", NULL);
     d->m.taken = of_counter("orderflow_recharge_leases_taken_total", "Leases taken (R1)", NULL);
+    d->m.lock_calls = of_counter("orderflow_recharge_lock_calls_total",
+                                 "Lock statements that took at least one order (batching)", NULL);
+    d->m.finish_calls = of_counter("orderflow_recharge_finish_calls_total",
+                                   "Statements committing outcomes (batching)", NULL);
     d->m.retaken = of_counter("orderflow_recharge_leases_retaken_total",
                               "Leases taken over after the previous holder's had expired", NULL);
-    d->m.lost = of_counter("orderflow_recharge_leases_lost_total",
-                           "Renewals refused: this desk's lease had expired or was taken over",
-                           NULL);
+    d->m.lost =
+        of_counter("orderflow_recharge_leases_lost_total",
+                   "Renewals refused: this desk's lease had expired or was taken over", NULL);
     d->m.fenced = of_counter("orderflow_recharge_fenced_writes_total",
                              "Outcomes refused by the fencing token (late writes)", NULL);
     d->m.released = of_counter("orderflow_recharge_leases_released_total",
                                "Leases given back to the queue (stopping)", NULL);
     static const double call_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
                                           0.5,   1,    2.5,   5,    10,    30};
-    d->m.call_seconds = of_histogram("orderflow_recharge_provider_call_seconds",
-                                     "Provider call time", NULL, call_buckets,
-                                     sizeof call_buckets / sizeof call_buckets[0]);
+    d->m.call_seconds =
+        of_histogram("orderflow_recharge_provider_call_seconds", "Provider call time", NULL,
+                     call_buckets, sizeof call_buckets / sizeof call_buckets[0]);
     static const char *const kinds[] = {"recharge", "status"};
     static const char *const sts[] = {"success", "failed", "pending", "unknown", "not_found"};
     for (int k = 0; k < 2; k++)
@@ -188,8 +193,8 @@ static void start_call(desk *d, job *j, call_kind kind, int64_t now)
 {
     char url[700];
     char *body = NULL;
-    int bad = provider_url(d->base_url, kind == CALL_STATUS ? j->l.attempt_id : NULL, url,
-                           sizeof url);
+    int bad =
+        provider_url(d->base_url, kind == CALL_STATUS ? j->l.attempt_id : NULL, url, sizeof url);
     if (!bad && kind == CALL_RECHARGE) {
         body = provider_request_body(j->l.attempt_id, j->l.order_id, j->l.account, j->l.product,
                                      j->l.face_value);
@@ -283,11 +288,18 @@ static void collect_replies(desk *d)
     call_replies_free(rs, n);
 }
 
-/* WAITING jobs: poll the provider again, or give up (suspend) past the pending bound. */
+/* WAITING jobs: poll the provider again, or give up (suspend) past the pending bound. A call
+ * whose reply never came back from the HTTP thread (it could not be recorded) is given up
+ * too, so its lease is not renewed for ever. */
 static void poll_waiting(desk *d, int64_t now, bool draining)
 {
+    int64_t lost_after = ((int64_t)d->rc->call_timeout_ms + 5000) * 1000;
     for (int i = 0; i < d->njobs; i++) {
         job *j = &d->jobs[i];
+        if (j->st == JOB_CALLING && now - j->call_us > lost_after) {
+            done(j, "suspended", "unknown", NULL, "no answer recorded for the provider call", now);
+            continue;
+        }
         if (j->st != JOB_WAITING)
             continue;
         if (j->lost) {
@@ -330,13 +342,16 @@ static int commit(desk *d, bool *alerts_queued, of_error *err)
     int alerts = 0;
     if (lease_finish(d->db, &d->lp, d->outcomes, (size_t)n, &alerts, err))
         return -1;
+    of_metric_add(d->m.finish_calls, 1);
     if (alerts)
         *alerts_queued = true;
     for (int k = 0; k < n; k++) {
         lease_outcome *o = &d->outcomes[k];
         job *j = &d->jobs[d->slots[k]];
         if (o->accepted) {
-            int s = strcmp(o->state, "succeeded") == 0 ? 0 : strcmp(o->state, "failed") == 0 ? 1 : 2;
+            int s = strcmp(o->state, "succeeded") == 0 ? 0
+                    : strcmp(o->state, "failed") == 0  ? 1
+                                                       : 2;
             of_metric_add(d->m.outcome[s], 1);
             if (o->late)
                 of_metric_add(d->m.r3, 1);
@@ -344,14 +359,19 @@ static int commit(desk *d, bool *alerts_queued, of_error *err)
                 of_info("order %s suspended: %s", o->order_id, o->why ? o->why : "");
         } else {
             of_metric_add(d->m.fenced, 1);
-            of_warn("order %s: late write refused by the fencing token %lld (lease expired or "
-                    "taken over); the provider's %s for attempt %s is left to the current holder",
+            of_warn("order %s: late write refused by the fencing token %lld (the lease expired, "
+                    "was taken over, or the order was settled meanwhile); the provider's %s for "
+                    "attempt %s is left to the order's current holder",
                     o->order_id, o->token, o->result, j->l.attempt_id);
             bool recorded = false;
-            if (o->age_ms > (long long)d->cfg->result_window_s * 1000 &&
-                lease_late_result(d->db, &d->lp, o, &recorded, err) == 0 && recorded) {
-                of_metric_add(d->m.r3, 1);
-                *alerts_queued = true;
+            of_error e2;
+            if (o->age_ms > (long long)d->cfg->result_window_s * 1000) {
+                if (lease_late_result(d->db, &d->lp, o, &recorded, &e2))
+                    of_warn("order %s: R3 breach not recorded: %s", o->order_id, e2.msg);
+                if (recorded) {
+                    of_metric_add(d->m.r3, 1);
+                    *alerts_queued = true;
+                }
             }
         }
         job_free(d, j);
@@ -421,6 +441,8 @@ static int take(desk *d, int64_t now, int64_t *next_lock, of_error *err)
     int want = d->njobs - d->active, got = 0;
     if (lease_lock(d->db, &d->lp, want, d->taken, &got, err))
         return -1;
+    if (got > 0)
+        of_metric_add(d->m.lock_calls, 1);
     for (int i = 0; i < got; i++) {
         job *j = job_new(d, &d->taken[i], now);
         if (!j)

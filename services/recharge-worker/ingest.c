@@ -47,11 +47,11 @@ static int queue_requests(const ingest_ctx *c, of_db *db, of_batch *b, of_error 
         if (it->state != OF_ITEM_PENDING || strcmp(it->ev.type, "recharge.requested") != 0 ||
             !request_ok(c, it))
             continue;
-        json_array_append_new(rows, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "o",
-                                              opt(it, "order_id"), "sh", opt(it, "shop_id"), "acc",
-                                              opt(it, "account"), "p", opt(it, "product"), "fv",
-                                              opt(it, "face_value"), "am", opt(it, "amount"), "t",
-                                              it->ev.time));
+        json_array_append_new(rows,
+                              json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "o", opt(it, "order_id"),
+                                        "sh", opt(it, "shop_id"), "acc", opt(it, "account"), "p",
+                                        opt(it, "product"), "fv", opt(it, "face_value"), "am",
+                                        opt(it, "amount"), "t", it->ev.time));
     }
     if (json_array_size(rows) == 0) {
         json_decref(rows);
@@ -108,12 +108,12 @@ static int result_event(const ingest_ctx *c, of_db *db, of_item *it, of_error *e
     }
     bool unknown = strcmp(status, "unknown") == 0;
     if (unknown && strcmp(o.state, "suspended") == 0)
-        return 0; /* already suspended */
+        return 0;                        /* already suspended */
     lease_params p = {.processor = NULL, /* the provider's word: not fenced by a lease */
                       .result_window_s = c->cfg->result_window_s,
                       .tz = c->cfg->shop_tz};
     lease_outcome out = {.order_id = order,
-                         .state = unknown ? "suspended"
+                         .state = unknown                          ? "suspended"
                                   : strcmp(status, "success") == 0 ? "succeeded"
                                                                    : "failed",
                          .result = status,

@@ -60,8 +60,16 @@ int istore_conflict(of_db *db, const char *order_id, const char *attempt_id, con
     const char *params[] = {order_id, attempt_id, status, at, state};
     return of_db_run(
         db,
-        "WITH a AS (UPDATE recharge_attempts SET reported_status = $3, reported_at = "
-        "$4::timestamptz WHERE attempt_id = $2 AND order_id = $1) "
+        "WITH cur AS (INSERT INTO recharge_attempts (attempt_id, order_id, n, processor, token, "
+        "started_at, status, provider_ref, result_at, handled_at, reported_status, reported_at) "
+        "SELECT r.attempt_id, r.order_id, r.attempts, r.last_processor, r.lock_token, "
+        "coalesce(r.attempt_started_at, now()), r.result, r.provider_ref, r.result_at, "
+        "r.handled_at, $3, $4::timestamptz FROM recharges r WHERE r.order_id = $1 AND "
+        "r.attempt_id = $2 ON CONFLICT (attempt_id) DO UPDATE SET reported_status = "
+        "EXCLUDED.reported_status, reported_at = EXCLUDED.reported_at), "
+        "old AS (UPDATE recharge_attempts SET reported_status = $3, reported_at = $4::timestamptz "
+        "WHERE attempt_id = $2 AND order_id = $1 AND NOT EXISTS (SELECT 1 FROM recharges r "
+        "WHERE r.order_id = $1 AND r.attempt_id = $2)) "
         "INSERT INTO alerts (kind, rule, subject_id, reason, payload) "
         "SELECT 'result_conflict', 'R7', $1, m, jsonb_build_object('kind', 'result_conflict', "
         "'rule', 'R7', 'subject_id', $1, 'reason', m, 'at', now(), 'attempt_id', $2, "

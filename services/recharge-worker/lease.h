@@ -17,12 +17,12 @@
 #include "db.h"
 
 typedef struct lease_params {
-    const char *processor; /* name in processors; NULL in lease_finish = the provider's word */
-    const char *kind;      /* "worker" or "staff" (heartbeats) */
-    double lease_s;        /* LOCK_WINDOW_S */
+    const char *processor;  /* name in processors; NULL in lease_finish = the provider's word */
+    const char *kind;       /* "worker" or "staff" (heartbeats) */
+    double lease_s;         /* LOCK_WINDOW_S */
     double result_window_s; /* RESULT_WINDOW_S (R3) */
-    double gap_s;          /* R2 next-lock gap */
-    const char *tz;        /* SHOP_TZ: the day of the daily record */
+    double gap_s;           /* R2 next-lock gap */
+    const char *tz;         /* SHOP_TZ: the day of the daily record */
 } lease_params;
 
 typedef struct lease {
@@ -80,8 +80,8 @@ int lease_late_result(of_db *db, const lease_params *p, const lease_outcome *o, 
                       of_error *err) OF_MUST_CHECK;
 
 /* Gives leases back to the queue; released[i] (may be NULL) as in lease_renew. */
-int lease_release(of_db *db, const lease_params *p, const lease_ref *refs, size_t n,
-                  bool *released, of_error *err) OF_MUST_CHECK;
+int lease_release(of_db *db, const lease_params *p, const lease_ref *refs, size_t n, bool *released,
+                  of_error *err) OF_MUST_CHECK;
 
 /* R5: records missing readiness once today's shift start (HH:MM, SHOP_TZ) has passed. */
 int lease_check_readiness(of_db *db, const char *shift_start, const char *tz, double timeout_s,

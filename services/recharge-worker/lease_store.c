@@ -76,8 +76,8 @@ static char *refs_json(const lease_ref *refs, size_t n)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_pack("{s:s,s:I}", "o", refs[i].order_id, "t",
-                                           (json_int_t)refs[i].token));
+        json_array_append_new(
+            a, json_pack("{s:s,s:I}", "o", refs[i].order_id, "t", (json_int_t)refs[i].token));
     char *s = json_dumps(a, JSON_COMPACT);
     json_decref(a);
     return s;
@@ -115,13 +115,14 @@ static int refs_call(of_db *db, const char *sql, const char *processor, const ch
 
 /* ---- the API -------------------------------------------------------------------------- */
 
-int lease_heartbeat(of_db *db, const lease_params *p, double timeout_s, int expected,
-                    of_error *err)
+int lease_heartbeat(of_db *db, const lease_params *p, double timeout_s, int expected, of_error *err)
 {
     char t[32];
     num(t, sizeof t, timeout_s);
     const char *params[] = {p->processor, p->kind ? p->kind : "worker", t,
-                            expected < 0 ? NULL : expected ? "true" : "false"};
+                            expected < 0 ? NULL
+                            : expected   ? "true"
+                                         : "false"};
     return of_db_run(db, "SELECT recharge_heartbeat($1, $2, $3::float8, $4::boolean)", 4, params,
                      err);
 }
@@ -175,8 +176,8 @@ int lease_renew(of_db *db, const lease_params *p, const lease_ref *refs, size_t 
                      p->processor, l, refs, n, renewed, err);
 }
 
-int lease_release(of_db *db, const lease_params *p, const lease_ref *refs, size_t n,
-                  bool *released, of_error *err)
+int lease_release(of_db *db, const lease_params *p, const lease_ref *refs, size_t n, bool *released,
+                  of_error *err)
 {
     return refs_call(db, "SELECT order_id FROM recharge_release($1, $2::json)", p->processor, NULL,
                      refs, n, released, err);
@@ -191,8 +192,8 @@ int lease_finish(of_db *db, const lease_params *p, lease_outcome *o, size_t n, i
         return 0;
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++) {
-        json_t *e = json_pack("{s:s,s:s,s:s}", "o", o[i].order_id, "s", o[i].state, "r",
-                              o[i].result);
+        json_t *e =
+            json_pack("{s:s,s:s,s:s}", "o", o[i].order_id, "s", o[i].state, "r", o[i].result);
         if (p->processor)
             json_object_set_new(e, "t", json_integer((json_int_t)o[i].token));
         if (o[i].provider_ref && *o[i].provider_ref)

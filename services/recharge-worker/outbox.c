@@ -65,9 +65,9 @@ outbox *outbox_new(const of_config *cfg, caller *http, long webhook_timeout_ms, 
     o->cfg = cfg;
     o->http = http;
     o->webhook_timeout_ms = webhook_timeout_ms;
-    static const char *const defaults[] = {"acks",       "all", "enable.idempotence",
-                                           "true",       "linger.ms", "0",
-                                           "message.timeout.ms", "10000", NULL};
+    static const char *const defaults[] = {"acks",      "all", "enable.idempotence", "true",
+                                           "linger.ms", "0",   "message.timeout.ms", "10000",
+                                           NULL};
     rd_kafka_conf_t *conf = of_kafka_conf_new(cfg, defaults, err);
     if (!conf) {
         free(o);
@@ -84,9 +84,9 @@ outbox *outbox_new(const of_config *cfg, caller *http, long webhook_timeout_ms, 
         return NULL;
     }
     conf = NULL; /* now owned by o->rk */
-    o->sent = of_counter("orderflow_recharge_alerts_sent_total",
-                         "Recharge alerts delivered by recharge-worker (ops.alerts and webhook)",
-                         NULL);
+    o->sent =
+        of_counter("orderflow_recharge_alerts_sent_total",
+                   "Recharge alerts delivered by recharge-worker (ops.alerts and webhook)", NULL);
     o->failures = of_counter("orderflow_recharge_alert_failures_total",
                              "Recharge alert deliveries that failed (retried with backoff)", NULL);
     return o;
@@ -215,15 +215,15 @@ static int claim(outbox *o, of_db *db, of_error *err)
         e->attempts = atoi(PQgetvalue(r, i, 5));
         const char *payload = PQgetvalue(r, i, 2);
         e->pub = strcmp(PQgetvalue(r, i, 3), "t") == 0 ? CH_WAIT : CH_NONE;
-        e->hook = strcmp(PQgetvalue(r, i, 4), "t") == 0 && o->cfg->ops_webhook_url[0] ? CH_WAIT
-                                                                                         : CH_NONE;
+        e->hook =
+            strcmp(PQgetvalue(r, i, 4), "t") == 0 && o->cfg->ops_webhook_url[0] ? CH_WAIT : CH_NONE;
         if (e->pub == CH_WAIT) {
-            rd_kafka_resp_err_t ke = rd_kafka_producev(
-                o->rk, RD_KAFKA_V_TOPIC(OF_TOPIC_ALERTS),
-                RD_KAFKA_V_KEY(e->subject, strlen(e->subject)),
-                RD_KAFKA_V_VALUE((void *)payload, strlen(payload)),
-                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_OPAQUE((void *)(intptr_t)(slot + 1)), RD_KAFKA_V_END);
+            rd_kafka_resp_err_t ke =
+                rd_kafka_producev(o->rk, RD_KAFKA_V_TOPIC(OF_TOPIC_ALERTS),
+                                  RD_KAFKA_V_KEY(e->subject, strlen(e->subject)),
+                                  RD_KAFKA_V_VALUE((void *)payload, strlen(payload)),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_OPAQUE((void *)(intptr_t)(slot + 1)), RD_KAFKA_V_END);
             if (ke) {
                 e->pub = CH_FAILED;
                 snprintf(e->why, sizeof e->why, "ops.alerts: %s", rd_kafka_err2str(ke));

@@ -51,7 +51,8 @@ void provider_parse(const provider_http *in, provider_answer *out)
     }
     if (in->status_query && in->http_status == 404) {
         out->status = PROVIDER_NOT_FOUND;
-        snprintf(out->why, sizeof out->why, "%s: the provider has no such attempt (HTTP 404)", what);
+        snprintf(out->why, sizeof out->why, "%s: the provider has no such attempt (HTTP 404)",
+                 what);
         return;
     }
     if (in->http_status < 200 || in->http_status > 299) {

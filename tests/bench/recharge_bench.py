@@ -40,8 +40,11 @@ os.makedirs(OUT, exist_ok=True)
 
 
 def psql(sql):
-    return subprocess.run(["psql", DB, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                          check=True, capture_output=True, text=True).stdout.strip()
+    r = subprocess.run(["psql", DB, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"bench: psql failed: {r.stderr.strip()}\n  {sql[:300]}")
+    return r.stdout.strip()
 
 
 def log(msg):
@@ -71,6 +74,16 @@ def publish_requests(run, n, account):
     assert p.flush(120) == 0
 
 
+class _Psql:
+    """The db.all() harness.start_group_at_end needs, over psql."""
+
+    @staticmethod
+    def all(sql, params):
+        q = sql.replace("%s", "{}").format(*(f"'{p}'" if isinstance(p, str) else str(p)
+                                              for p in params))
+        psql(q)
+
+
 def rss_peak_mib(pid):
     with open(f"/proc/{pid}/status") as f:
         return int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) / 1024
@@ -79,6 +92,8 @@ def rss_peak_mib(pid):
 def throughput(a, run, prov):
     acc = f"{run}-acc"
     prov.configure(accounts={acc: {"latency_ms": a.latency_ms, "outcome": "success"}})
+    # the worker's group starts here, not at events of earlier runs on a kept stack
+    harness.start_group_at_end(_Psql, f"bench-{run}")
     t = time.time()
     publish_requests(run, a.orders, acc)
     log(f"  published {a.orders:,} recharge.requested in {time.time() - t:.1f} s")
@@ -98,6 +113,10 @@ def throughput(a, run, prov):
             time.sleep(0.5)
         peak = rss_peak_mib(w.pid)
         calls = w.metric("orderflow_recharge_provider_calls_total")
+        per_lock = w.metric("orderflow_recharge_leases_taken_total") / max(
+            1, w.metric("orderflow_recharge_lock_calls_total"))
+        per_finish = w.metric("orderflow_recharge_outcomes_total") / max(
+            1, w.metric("orderflow_recharge_finish_calls_total"))
     finally:
         w.stop()
     first, last, p10, p90, ok, n = psql(
@@ -116,8 +135,10 @@ def throughput(a, run, prov):
         f"recharges/s (middle 80 %: {mid:,.0f}/s); {calls:,.0f} provider calls")
     log(f"    provider: {sum(stats['topups'].values()):,} top-ups, at most "
         f"{stats['max_topups']} per order")
+    log(f"    desk batches: {per_lock:.1f} orders per lock statement, {per_finish:.1f} per "
+        f"finish statement")
     log(f"    peak RSS {peak:.1f} MiB")
-    return rate, peak
+    return rate, peak, per_lock
 
 
 # ---------------------------------------------------------------------------------------
@@ -178,7 +199,7 @@ def pgbench(script, clients, seconds):
     return float(m.group(1))
 
 
-def lease_cycle(a, run):
+def lease_cycle(a, run, desk_batch=None):
     log(f"  lease cycle (lock + complete), pgbench -M prepared -c {a.clients} -T {a.seconds}, "
         f"same PostgreSQL, same queue shape and indexes:")
     results = []
@@ -194,9 +215,10 @@ def lease_cycle(a, run):
             log(f"    (batch {batch}: the queue ran dry; raise --fill-per-batch)")
         ratio = ours / raw
         results.append((batch, raw, ours, ratio))
+        mark = "   <- the desk's batch in phase 1" if batch == desk_batch else ""
         log(f"    batch {batch:>3}: raw SKIP LOCKED {raw:>9,.0f} orders/s   lease protocol "
-            f"{ours:>9,.0f} orders/s   ratio {ratio:.2f}")
-        psql(f"DELETE FROM recharge_daily_counts WHERE processor LIKE 'bench-p%'; "
+            f"{ours:>9,.0f} orders/s   ratio {ratio:.2f}{mark}")
+        psql(f"DELETE FROM recharge_processor_days WHERE processor LIKE 'bench-p%'; "
              f"DELETE FROM recharge_attempts WHERE order_id LIKE '{run}-L{batch}-%'; "
              f"DELETE FROM recharges WHERE order_id LIKE '{run}-L{batch}-%'")
     psql("DROP TABLE bench_lease_q; DROP SEQUENCE bench_lease_tokens")
@@ -211,19 +233,24 @@ def retake(a, run, prov):
     acc = f"{run}-hold"
     prov.configure(accounts={acc: {"latency_ms": 60000, "outcome": "success"}})
     orders = [f"{run}-R{i:05d}" for i in range(a.retake_orders)]
-    psql("INSERT INTO recharges (order_id, shop_id, account, product, face_value, amount, "
-         f"requested_at) SELECT '{run}-R' || lpad(i::text, 5, '0'), '{run}', '{acc}', "
-         "'mobile-50', 50, 49.5, now() - interval '1 day' + i * interval '1 ms' "
-         f"FROM generate_series(0, {a.retake_orders - 1}) i")
+    for g in (f"bench-{run}-h", f"bench-{run}-t"):
+        harness.start_group_at_end(_Psql, g)
     holder = harness.RechargeWorker(os.path.join(OUT, "holder.log"), f"{run}-H",
                                     f"bench-{run}-h", prov.url, LOG_LEVEL="warn",
                                     RECHARGE_CALL_TIMEOUT_MS=120000).start()
     taker = None
     try:
+        # orders arrive over 2 s, so the holder's leases (and renewals) are spread out
+        for k in range(0, a.retake_orders, 10):
+            psql("INSERT INTO recharges (order_id, shop_id, account, product, face_value, "
+                 f"amount, requested_at) SELECT '{run}-R' || lpad(i::text, 5, '0'), '{run}', "
+                 f"'{acc}', 'mobile-50', 50, 49.5, now() - interval '1 day' + i * interval '1 ms' "
+                 f"FROM generate_series({k}, {min(k + 9, a.retake_orders - 1)}) i")
+            time.sleep(2.0 * 10 / a.retake_orders)
         harness.wait_for(lambda: int(psql(
             f"SELECT count(*) FROM recharges WHERE order_id LIKE '{run}-R%' AND "
             f"locked_by = '{run}-H'")) == len(orders), 60, "the holder's leases")
-        time.sleep(4)  # let it renew once (every LOCK_WINDOW_S / 3 while calls are in flight)
+        time.sleep(4.5)  # it renews (every LOCK_WINDOW_S / 3 while calls are in flight)
         taker = harness.RechargeWorker(os.path.join(OUT, "taker.log"), f"{run}-T",
                                        f"bench-{run}-t", prov.url, LOG_LEVEL="warn").start()
         time.sleep(1)
@@ -247,6 +274,7 @@ def retake(a, run, prov):
         holder.kill()
         if taker:
             taker.kill()
+        psql(f"DELETE FROM recharges WHERE order_id LIKE '{run}-R%'")  # nothing to finish
 
 
 def main():
@@ -256,7 +284,8 @@ def main():
     ap.add_argument("--concurrency", type=int, default=256)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--seconds", type=int, default=10)
-    ap.add_argument("--batches", type=lambda s: [int(x) for x in s.split(",")], default=[1, 32])
+    ap.add_argument("--batches", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8],
+                    help="lease-cycle batch sizes, besides the desk's own (measured in phase 1)")
     ap.add_argument("--fill-per-batch", type=int, default=40000)
     ap.add_argument("--retake-orders", type=int, default=200)
     ap.add_argument("--skip", default="", help="comma list of phases to skip: "
@@ -267,10 +296,14 @@ def main():
     log(f"orderflow recharge benchmark ({run}), {os.cpu_count()} cores; logs in {OUT}")
     prov = harness.ProviderProc(os.path.join(OUT, "provider.log")).start()
     try:
+        desk_batch = None
         if "throughput" not in skip:
-            throughput(a, run, prov)
+            _, _, per_lock = throughput(a, run, prov)
+            desk_batch = max(1, int(round(per_lock)))
+            if desk_batch not in a.batches:
+                a.batches.append(desk_batch)
         if "lease" not in skip:
-            lease_cycle(a, run)
+            lease_cycle(a, run, desk_batch)
         if "retake" not in skip:
             retake(a, run, prov)
     finally:
