@@ -17,13 +17,13 @@
 typedef struct order_ctx {
     const of_config *cfg;
     order_set orders;
-    json_t *notes;    /* order_id -> [new order_notes rows] */
-    json_t *tasks;    /* order_id -> [task objects: open ones loaded, new ones (no task_id)] */
-    json_t *balances; /* buyer_id -> balance in cents (locked rows of buyer_balances) */
-    json_t *undo;     /* [[buyer_id, cents before]]: balance changes, for the savepoint */
-    json_t *ledger;   /* [new balance_ledger rows] */
-    json_t *refunds;  /* [new refund_registrations rows] */
-    json_t *remits;   /* buyer_id -> [off-shop remittances not yet matched] (M5) */
+    json_t *notes;      /* order_id -> [new order_notes rows] */
+    json_t *tasks;      /* order_id -> [task objects: open ones loaded, new ones (no task_id)] */
+    json_t *balances;   /* buyer_id -> balance in cents (locked rows of buyer_balances) */
+    json_t *undo;       /* [[buyer_id, cents before]]: balance changes, for the savepoint */
+    json_t *ledger;     /* [new balance_ledger rows] */
+    json_t *refunds;    /* [new refund_registrations rows] */
+    json_t *remits;     /* buyer_id -> [off-shop remittances not yet matched] (M5) */
     json_t *remit_dups; /* [{remit_id, order_id}] duplicates closed in this batch (M5) */
 } order_ctx;
 
@@ -52,13 +52,12 @@ const char *order_str(const json_t *o, const char *key); /* "" when absent */
 void order_set_str(json_t *o, const char *key, const char *value);
 int order_is_closed(const json_t *o);
 /* Closes the transaction at the event's time. */
-void order_close(order_ctx *ctx, of_item *it, json_t *o, const char *order_id,
-                 const char *reason);
+void order_close(order_ctx *ctx, of_item *it, json_t *o, const char *order_id, const char *reason);
 
 /* Adds a note to order_id, authored by author, with params (stolen) plus {date} from the
  * event's time in SHOP_TZ. Returns -1 after rejecting the event when a parameter is blank. */
-int note_add(order_ctx *ctx, of_item *it, const char *order_id, const char *key,
-             const char *author, json_t *params);
+int note_add(order_ctx *ctx, of_item *it, const char *order_id, const char *key, const char *author,
+             json_t *params);
 
 /* Opens a task (detail stolen, may be NULL); returns it (borrowed). */
 json_t *task_open(order_ctx *ctx, of_item *it, const char *order_id, const char *kind,
@@ -69,9 +68,8 @@ void task_close(of_item *it, json_t *task, const char *by);
 
 /* Adds delta cents to the buyer's balance with a ledger entry. Returns -1 after rejecting
  * the event when the balance would go negative; *after receives the new balance. */
-int ledger_add(order_ctx *ctx, of_item *it, const char *buyer, int64_t delta,
-               const char *order_id, const char *kind, const char *staff, const char *reason,
-               int64_t *after);
+int ledger_add(order_ctx *ctx, of_item *it, const char *buyer, int64_t delta, const char *order_id,
+               const char *kind, const char *staff, const char *reason, int64_t *after);
 
 /* "sku×qty;..." of an items array, sorted: two orders of the same goods have the same key. */
 char *items_key(const json_t *items); /* malloc'd */
