@@ -55,6 +55,16 @@ void of_item_reject(of_item *it, const char *fmt, ...)
     it->state = OF_ITEM_REJECTED;
 }
 
+int of_item_under_savepoint(of_db *db, of_item *it, of_item_fn fn, void *ctx, of_error *err)
+{
+    if (of_db_run(db, "SAVEPOINT event", 0, NULL, err) || fn(ctx, db, it, err))
+        return -1;
+    return of_db_run(db,
+                     it->state == OF_ITEM_REJECTED ? "ROLLBACK TO SAVEPOINT event"
+                                                   : "RELEASE SAVEPOINT event",
+                     0, NULL, err);
+}
+
 static int64_t now_ms(void)
 {
     struct timespec ts;

@@ -49,6 +49,13 @@ void of_item_reject(of_item *it, const char *fmt, ...) OF_PRINTF(2, 3);
  * back and retries the whole batch, so the function must not keep state across calls). */
 typedef int (*of_apply_fn)(void *ctx, of_db *db, of_batch *batch, of_error *err);
 
+/* For workers that apply an event with plain statements: runs fn(ctx, db, it, err) under an
+ * SQL savepoint, rolled back when fn rejected the item (nothing of it stays), released
+ * otherwise. -1 only on a database error. */
+typedef int (*of_item_fn)(void *ctx, of_db *db, of_item *it, of_error *err);
+int of_item_under_savepoint(of_db *db, of_item *it, of_item_fn fn, void *ctx,
+                            of_error *err) OF_MUST_CHECK;
+
 typedef struct of_consumer_spec {
     const char *service; /* "order-worker": group orderflow-<service> unless KAFKA_GROUP_ID */
     const char *topic;

@@ -37,22 +37,11 @@ of_deadletter *of_deadletter_new(const of_config *cfg, of_error *err)
     static const char *const defaults[] = {"acks",      "all", "enable.idempotence", "true",
                                            "linger.ms", "5",   "message.timeout.ms", "30000",
                                            NULL};
-    rd_kafka_conf_t *conf = of_kafka_conf_new(cfg, defaults, err);
-    if (!conf) {
-        free(dl);
-        return NULL;
-    }
-    rd_kafka_conf_set_opaque(conf, dl);
-    rd_kafka_conf_set_dr_msg_cb(conf, delivery_cb);
-    char errstr[512];
-    dl->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    dl->rk = of_producer_new(cfg, defaults, delivery_cb, dl, "the dead-letter producer", err);
     if (!dl->rk) {
-        rd_kafka_conf_destroy(conf); /* not taken by a failed rd_kafka_new */
-        of_error_set(err, "cannot create the dead-letter producer: %s", errstr);
         free(dl);
         return NULL;
     }
-    conf = NULL; /* now owned by dl->rk */
     return dl;
 }
 

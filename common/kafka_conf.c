@@ -28,6 +28,25 @@ static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const
         of_debug("kafka %s: %s", fac, buf);
 }
 
+rd_kafka_t *of_producer_new(const of_config *cfg, const char *const *defaults, of_delivery_fn dr,
+                            void *opaque, const char *what, of_error *err)
+{
+    rd_kafka_conf_t *conf = of_kafka_conf_new(cfg, defaults, err);
+    if (!conf)
+        return NULL;
+    rd_kafka_conf_set_opaque(conf, opaque);
+    if (dr)
+        rd_kafka_conf_set_dr_msg_cb(conf, dr);
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf); /* not taken by a failed rd_kafka_new */
+        of_error_set(err, "cannot create %s: %s", what, errstr);
+        return NULL;
+    }
+    return rk; /* conf is now owned by rk */
+}
+
 rd_kafka_conf_t *of_kafka_conf_new(const of_config *cfg, const char *const *defaults, of_error *err)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();

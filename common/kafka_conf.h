@@ -21,4 +21,12 @@ rd_kafka_conf_t *of_kafka_conf_new(const of_config *cfg, const char *const *defa
 int of_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
                       of_error *err) OF_MUST_CHECK;
 
+typedef void (*of_delivery_fn)(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+
+/* A producer: of_kafka_conf_new's configuration with these defaults, delivery reports to dr
+ * (may be NULL) with opaque. NULL with err naming `what` ("the alert producer") when
+ * librdkafka refuses. */
+rd_kafka_t *of_producer_new(const of_config *cfg, const char *const *defaults, of_delivery_fn dr,
+                            void *opaque, const char *what, of_error *err);
+
 #endif

@@ -80,18 +80,9 @@ static rd_kafka_t *producer_new(const of_config *cfg)
         "acks",       "all",     "enable.idempotence", "true", "linger.ms", "10",
         "batch.size", "1000000", "compression.type",   "lz4",  NULL};
     of_error err;
-    rd_kafka_conf_t *conf = of_kafka_conf_new(cfg, defaults, &err);
-    if (!conf) {
+    rd_kafka_t *rk = of_producer_new(cfg, defaults, dr_cb, NULL, "a Kafka producer", &err);
+    if (!rk)
         fprintf(stderr, "%s\n", err.msg);
-        return NULL;
-    }
-    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-    char errstr[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    if (!rk) {
-        rd_kafka_conf_destroy(conf);
-        fprintf(stderr, "cannot create a Kafka producer: %s\n", errstr);
-    }
     return rk;
 }
 

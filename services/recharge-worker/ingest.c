@@ -129,6 +129,11 @@ static int result_event(const ingest_ctx *c, of_db *db, of_item *it, of_error *e
     return 0;
 }
 
+static int run_result_event(void *c, of_db *db, of_item *it, of_error *err)
+{
+    return result_event(c, db, it, err);
+}
+
 int recharge_apply_batch(void *ctx, of_db *db, of_batch *batch, of_error *err)
 {
     const ingest_ctx *c = ctx;
@@ -144,12 +149,7 @@ int recharge_apply_batch(void *ctx, of_db *db, of_batch *batch, of_error *err)
         of_item *it = &batch->items[i];
         if (it->state != OF_ITEM_PENDING || strcmp(it->ev.type, "recharge.result") != 0)
             continue;
-        if (of_db_run(db, "SAVEPOINT event", 0, NULL, err) || result_event(c, db, it, err))
-            return -1;
-        if (of_db_run(db,
-                      it->state == OF_ITEM_REJECTED ? "ROLLBACK TO SAVEPOINT event"
-                                                    : "RELEASE SAVEPOINT event",
-                      0, NULL, err))
+        if (of_item_under_savepoint(db, it, run_result_event, (void *)c, err))
             return -1;
     }
     return 0;

@@ -68,22 +68,11 @@ outbox *outbox_new(const of_config *cfg, caller *http, long webhook_timeout_ms, 
     static const char *const defaults[] = {"acks",      "all", "enable.idempotence", "true",
                                            "linger.ms", "0",   "message.timeout.ms", "10000",
                                            NULL};
-    rd_kafka_conf_t *conf = of_kafka_conf_new(cfg, defaults, err);
-    if (!conf) {
-        free(o);
-        return NULL;
-    }
-    rd_kafka_conf_set_opaque(conf, o);
-    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-    char errstr[512];
-    o->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    o->rk = of_producer_new(cfg, defaults, dr_cb, o, "the alert producer", err);
     if (!o->rk) {
-        rd_kafka_conf_destroy(conf);
-        of_error_set(err, "cannot create the alert producer: %s", errstr);
         free(o);
         return NULL;
     }
-    conf = NULL; /* now owned by o->rk */
     o->sent =
         of_counter("orderflow_recharge_alerts_sent_total",
                    "Recharge alerts delivered by recharge-worker (ops.alerts and webhook)", NULL);

@@ -233,6 +233,11 @@ static const rule rules[] = {
     {"remittance.reviewed", reviewed},
 };
 
+static int run_rule(void *r, of_db *db, of_item *it, of_error *err)
+{
+    return ((const rule *)r)->apply(db, it, err);
+}
+
 int remittance_apply_batch(void *cfg, of_db *db, of_batch *batch, of_error *err)
 {
     (void)cfg;
@@ -248,12 +253,7 @@ int remittance_apply_batch(void *cfg, of_db *db, of_batch *batch, of_error *err)
             of_item_reject(it, "type: %s events are not applied by remittance-worker", it->ev.type);
             continue;
         }
-        if (of_db_run(db, "SAVEPOINT event", 0, NULL, err) || r->apply(db, it, err))
-            return -1;
-        if (of_db_run(db,
-                      it->state == OF_ITEM_REJECTED ? "ROLLBACK TO SAVEPOINT event"
-                                                    : "RELEASE SAVEPOINT event",
-                      0, NULL, err))
+        if (of_item_under_savepoint(db, it, run_rule, (void *)r, err))
             return -1;
     }
     return 0;

@@ -41,18 +41,8 @@ alert_sender *alert_sender_new(const of_config *cfg, of_error *err)
     s->cfg = cfg;
     static const char *const defaults[] = {
         "acks", "all", "enable.idempotence", "true", "message.timeout.ms", "10000", NULL};
-    rd_kafka_conf_t *conf = of_kafka_conf_new(cfg, defaults, err);
-    if (!conf) {
-        free(s);
-        return NULL;
-    }
-    rd_kafka_conf_set_opaque(conf, s);
-    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-    char errstr[512];
-    s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    s->rk = of_producer_new(cfg, defaults, dr_cb, s, "the alert producer", err);
     if (!s->rk) {
-        rd_kafka_conf_destroy(conf);
-        of_error_set(err, "cannot create the alert producer: %s", errstr);
         free(s);
         return NULL;
     }
