@@ -29,7 +29,7 @@ static const char m3_sql[] =
     "  ' to contact buyer ' || (detail->>'buyer_id'), 'at', now(), 'staff', actor, 'contact', "
     "  detail->>'contact', 'deadline', deadline) FROM b "
     "  ON CONFLICT (rule, subject_id, kind) DO NOTHING RETURNING 1) "
-    "SELECT (SELECT count(*) FROM a), $3::text IS NOT NULL";
+    "SELECT (SELECT count(*) FROM a), $3::text IS NOT NULL, $4::text IS NOT NULL";
 
 /* T1: a paid order not shipped by the end of its ship-by day (shop time). */
 static const char t1_sql[] =
@@ -48,11 +48,24 @@ static const char t1_sql[] =
     "  jsonb_build_object('kind', 'breach', 'rule', 'T1', 'subject_id', subject_id, 'reason', "
     "  'not shipped by ' || (detail->>'ship_by'), 'at', now(), 'deadline', deadline) FROM b "
     "  ON CONFLICT (rule, subject_id, kind) DO NOTHING RETURNING 1) "
-    "SELECT (SELECT count(*) FROM a), $2::int IS NOT NULL";
+    "SELECT (SELECT count(*) FROM a), $2::int IS NOT NULL, $4::text IS NOT NULL";
+
+/* R5: once the shift start (SHIFT_START, shop time) has passed, a breach and an alert for a
+ * day on which no recharge processor was online at the shift start, and for each expected
+ * processor that was not (recharge_check_readiness, 0004_recharge.sql: idempotent, the
+ * processors table is small). recharge-worker checks the same with its heartbeats; the
+ * sweeper makes sure it is checked when no desk is running at all — which is exactly the
+ * day R5 is about. A shop without a recharge desk (no processor ever registered) is not
+ * checked. Online means a heartbeat within 15 s (3 × recharge-worker's default
+ * RECHARGE_HEARTBEAT_S). */
+static const char r5_sql[] = "SELECT CASE WHEN EXISTS (SELECT 1 FROM processors) "
+                             "  THEN recharge_check_readiness($4::text, $3::text, 15) ELSE 0 END, "
+                             "  $1::int IS NOT NULL, $2::int IS NOT NULL";
 
 const deadline_rule deadline_rules[] = {
     {"M3", "remittance notices not verified in time", m3_sql},
     {"T1", "paid orders not shipped by their ship-by day", t1_sql},
+    {"R5", "recharge processors not online at the shift start", r5_sql},
 };
 const size_t deadline_rule_count = sizeof deadline_rules / sizeof deadline_rules[0];
 
@@ -62,8 +75,8 @@ int deadline_sweep(of_db *db, const of_config *cfg, const deadline_rule *r, int 
     char lim[16], days[16];
     snprintf(lim, sizeof lim, "%d", limit);
     snprintf(days, sizeof days, "%d", cfg->remittance_verify_days);
-    const char *p[] = {lim, days, cfg->shop_tz};
-    PGresult *res = of_db_exec(db, r->sql, 3, p, err);
+    const char *p[] = {lim, days, cfg->shop_tz, cfg->shift_start};
+    PGresult *res = of_db_exec(db, r->sql, 4, p, err);
     if (!res)
         return -1;
     *found = PQntuples(res) ? atol(PQgetvalue(res, 0, 0)) : 0;

@@ -10,9 +10,10 @@
 #include "db.h"
 
 typedef struct deadline_rule {
-    const char *rule; /* M3, T1, ... */
+    const char *rule; /* M3, T1, R5 */
     const char *what;
-    const char *sql; /* $1 limit, $2 REMITTANCE_VERIFY_DAYS, $3 SHOP_TZ; returns a count */
+    const char *sql; /* $1 limit, $2 REMITTANCE_VERIFY_DAYS, $3 SHOP_TZ, $4 SHIFT_START;
+                      * returns a count */
 } deadline_rule;
 
 extern const deadline_rule deadline_rules[];

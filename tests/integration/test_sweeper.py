@@ -15,7 +15,7 @@ import pytest
 
 from conftest import wait_until
 from remit_lib import pipeline, rids, services, webhook  # noqa: F401 (fixtures)
-from remit_lib import (AlertTopic, Services, add_staff, ago, alert_rows, assert_applied,
+from remit_lib import (SHOP_TZ, AlertTopic, Services, add_staff, ago, alert_rows, assert_applied,
                        breach_rows, items, order_row, send, shop_date, shop_time, utcnow)
 
 M3_DAYS = 3
@@ -382,3 +382,34 @@ def test_m3_alert_row_reason_is_the_payload_reason(db, publisher, pipeline, rids
                                     "WHERE subject_id = %s", (r,))
     assert "  " not in payload_reason
     assert reason == payload_reason, f"alerts_v.reason {reason!r}"
+
+
+# ---------------------------------------------------------------------------------------
+# R5: readiness at the shift start, checked by the sweeper too
+# ---------------------------------------------------------------------------------------
+
+def test_r5_processor_not_online_at_the_shift_start(db, rids, services):
+    """R5 through the sweeper (two of them, many cycles): an expected processor that was
+    not online at SHIFT_START gets exactly one breach and one alert; one that was online
+    (its online period began before the shift start and it heartbeats) gets none."""
+    now = utcnow().astimezone(SHOP_TZ)
+    if now.hour == 0 and now.minute < 3:
+        time.sleep(200)  # a shift start two minutes ago must fall on today
+        now = utcnow().astimezone(SHOP_TZ)
+    shift = (now - datetime.timedelta(minutes=2)).strftime("%H:%M")
+    ready, missing = rids.staff("早班"), rids.staff("遲到")
+    db.all("INSERT INTO processors (name, kind, expected, online_since, last_heartbeat_at) "
+           "VALUES (%s, 'staff', true, now() - interval '10 minutes', now()), "
+           "(%s, 'staff', true, NULL, NULL)", (ready, missing))
+    sweepers = [services.sweeper(SHIFT_START=shift), services.sweeper(SHIFT_START=shift)]
+    subject = f"{now.date().isoformat()}/{missing}"
+    wait_until(lambda: db.scalar("SELECT count(*) FROM alerts WHERE rule = 'R5' AND "
+                                 "subject_id = %s", (subject,)) == 1, 30,
+               "the R5 alert", running=sweepers)
+    _wait_cycles(sweepers, 5)
+    rows = db.all("SELECT subject_id, actor, deadline FROM breaches WHERE rule = 'R5' AND "
+                  "actor = ANY(%s)", ([ready, missing],))
+    assert [(r[0], r[1]) for r in rows] == [(subject, missing)], rows
+    assert rows[0][2] == shop_time(now.date(), int(shift[:2]), int(shift[3:]))
+    assert db.scalar("SELECT count(*) FROM alerts WHERE rule = 'R5' AND kind = 'readiness' "
+                     "AND subject_id = %s", (subject,)) == 1
