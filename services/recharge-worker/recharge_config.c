@@ -1,27 +1,18 @@
 /* recharge_config.c — the table of recharge-worker's own settings (see recharge_config.h). */
 #include "recharge_config.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "settings.h"
 
-typedef struct rc_entry {
-    const char *name;
-    size_t offset;
-    size_t size; /* 0: an int */
-    const char *def;
-    long min, max;
-    const char *help;
-} rc_entry;
+#define RC_STR(f) OF_SETTING_STR(rc_config, f)
+#define RC_INT(f) OF_SETTING_INT(rc_config, f)
 
-#define RC_STR(f) offsetof(rc_config, f), sizeof(((rc_config *)0)->f)
-#define RC_INT(f) offsetof(rc_config, f), 0
-
-static const rc_entry table[] = {
+static const of_setting table[] = {
     {"RECHARGE_PROCESSOR_NAME", RC_STR(processor), "", 0, 0,
      "This process's processor name in processors/recharges_v (default <hostname>-<pid>)"},
     {"RECHARGE_DESK", RC_INT(desk), "1", 0, 1,
@@ -56,27 +47,8 @@ static const rc_entry table[] = {
 int rc_config_load(rc_config *cfg, of_error *err)
 {
     memset(cfg, 0, sizeof *cfg);
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-        const rc_entry *e = &table[i];
-        const char *v = getenv(e->name);
-        if (!v || !*v)
-            v = e->def;
-        char *field = (char *)cfg + e->offset;
-        if (e->size) {
-            if (strlen(v) >= e->size)
-                return of_error_set(err, "%s is too long (at most %zu characters)", e->name,
-                                    e->size - 1);
-            memcpy(field, v, strlen(v) + 1);
-            continue;
-        }
-        char *end;
-        errno = 0;
-        long n = strtol(v, &end, 10);
-        if (errno || end == v || *end || n < e->min || n > e->max)
-            return of_error_set(err, "%s must be a whole number from %ld to %ld (got \"%s\")",
-                                e->name, e->min, e->max, v);
-        *(int *)(void *)field = (int)n;
-    }
+    if (of_settings_load(table, sizeof table / sizeof table[0], cfg, err))
+        return -1;
     if (!cfg->processor[0]) {
         char host[64] = "";
         if (gethostname(host, sizeof host - 1) != 0 || !host[0])
@@ -96,9 +68,7 @@ void rc_config_log(const rc_config *cfg)
 
 void rc_config_print_help(void)
 {
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-        printf("%-26s default %-52s %s\n", table[i].name, *table[i].def ? table[i].def : "(empty)",
-               table[i].help);
+    of_settings_print_help(table, sizeof table / sizeof table[0], 52);
 }
 
 bool rc_product_known(const rc_config *cfg, const char *product)
