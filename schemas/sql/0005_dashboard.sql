@@ -55,6 +55,17 @@ CREATE INDEX orders_created ON orders (created_at, order_id);
 CREATE INDEX orders_state ON orders (state, created_at, order_id);
 CREATE INDEX tasks_created ON tasks (created_at, task_id);
 CREATE INDEX tasks_status ON tasks (status, created_at, task_id);
+-- "my tasks" (assignee in my name and queues): supersedes 0002's tasks_assignee
+DROP INDEX tasks_assignee;
+CREATE INDEX tasks_assignee_page ON tasks (assignee, status, created_at, task_id);
+CREATE INDEX tasks_order ON tasks (order_id, task_id); -- the order page
+-- the live-updates poller sees a task closed by max(closed_at)
+CREATE INDEX tasks_closed ON tasks (closed_at) WHERE closed_at IS NOT NULL;
+CREATE INDEX balance_ledger_order ON balance_ledger (order_id, entry_id);
+-- columns a lease renewal never changes, so renewals stay HOT updates
+CREATE INDEX recharges_requested ON recharges (requested_at, order_id);
+CREATE INDEX remittances_ordered ON remittances (ordered_at, remit_id);
+CREATE INDEX recharge_processor_days_day ON recharge_processor_days (day, processor);
 CREATE INDEX breaches_observed ON breaches (observed_at, breach_id);
 CREATE INDEX alerts_at ON alerts (at, alert_id);
 CREATE INDEX remittances_state ON remittances (state, notified_at);

@@ -1,7 +1,9 @@
 /* orderflow-admin — operator commands.
  *   orderflow-admin create-topics [--partitions N]   create the topics of SPEC §2 (idempotent)
  *   orderflow-admin staff NAME ROLE                   add or change a staff member's role
- *   orderflow-admin remittance-csv DAY                the day's 匯款銷售記錄表 as CSV (M7) */
+ *   orderflow-admin remittance-csv DAY                the day's 匯款銷售記錄表 as CSV (M7)
+ *   orderflow-admin user NAME ROLE [--queues a,b]     a dashboard account (password on stdin)
+ *   orderflow-admin replay [--source S] [--type T] [--ids 1,2] [--all]   republish dead letters */
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,9 @@
 #include "event_types.h"
 #include "kafka_conf.h"
 #include "log.h"
+#include "password.h"
+#include "remittance_csv.h"
+#include "replay_cmd.h"
 
 static int create_topics(const of_config *cfg, int partitions)
 {
@@ -112,59 +117,117 @@ static int staff(const of_config *cfg, const char *name, const char *role)
     return rc ? 1 : 0;
 }
 
-/* One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
-static void csv_field(const char *s, int last)
-{
-    if (strpbrk(s, ",\"\r\n")) {
-        putchar('"');
-        for (; *s; s++) {
-            if (*s == '"')
-                putchar('"');
-            putchar(*s);
-        }
-        putchar('"');
-    } else {
-        fputs(s, stdout);
-    }
-    fputs(last ? "\r\n" : ",", stdout);
-}
-
+/* M7: the day's record as CSV on stdout (common/remittance_csv.c, shared with the
+ * dashboard's download). */
 static int remittance_csv(const of_config *cfg, const char *day)
 {
     of_db *db = connect_db(cfg);
     if (!db)
         return 1;
-    const char *p[] = {day, cfg->shop_tz};
     of_error err;
-    PGresult *r = of_db_exec(
-        db,
-        "SELECT day::text, remit_id, buyer_id, CASE WHEN placed_on_shop THEN '已拍下' ELSE "
-        "'未拍下' END, (SELECT string_agg((i->>'sku') || coalesce(' ' || (i->>'size'), '') || "
-        "' x' || (i->>'qty'), '; ') FROM jsonb_array_elements(items) i), address, staff, "
-        "coalesce(amount::text, ''), state, "
-        "coalesce(to_char(notified_at AT TIME ZONE $2, 'YYYY-MM-DD HH24:MI'), ''), "
-        "coalesce(to_char(verified_at AT TIME ZONE $2, 'YYYY-MM-DD HH24:MI'), ''), "
-        "coalesce(to_char(shipped_at AT TIME ZONE $2, 'YYYY-MM-DD HH24:MI'), ''), "
-        "coalesce(waybill_no, ''), coalesce(reviewed_by, '') "
-        "FROM remittance_daily_v WHERE day = $1::date ORDER BY remit_id",
-        2, p, &err);
-    if (!r) {
+    size_t len = 0;
+    char *csv = of_remittance_csv(of_db_conn(db), day, cfg->shop_tz, &len, &err);
+    of_db_free(db);
+    if (!csv) {
         fprintf(stderr, "%s\n", err.msg);
-        of_db_free(db);
         return 1;
     }
-    static const char *const header[] = {"日期",     "匯款單號", "買家",   "是否拍下", "商品",
-                                         "收貨地址", "客服",     "金額",   "狀態",     "通知時間",
-                                         "核實時間", "發貨時間", "運單號", "審核主管"};
-    enum { NCOL = sizeof header / sizeof header[0] };
-    for (int c = 0; c < NCOL; c++)
-        csv_field(header[c], c == NCOL - 1);
-    for (int row = 0; row < PQntuples(r); row++)
-        for (int c = 0; c < NCOL; c++)
-            csv_field(PQgetvalue(r, row, c), c == NCOL - 1);
-    PQclear(r);
-    of_db_free(db);
+    fwrite(csv, 1, len, stdout);
+    free(csv);
     return 0;
+}
+
+/* ---- user: a dashboard account (issue 6), added by the dashboard core ---- */
+
+/* The queues a role works by default (tasks.assignee values besides the user's own name). */
+static const char *default_queues(const char *role)
+{
+    if (strcmp(role, "staff") == 0)
+        return "registrar,order_clerk,after_sales";
+    if (strcmp(role, "assistant") == 0)
+        return "assistant,relister";
+    if (strcmp(role, "supervisor") == 0)
+        return "registrar,order_clerk,after_sales,assistant,relister";
+    return "";
+}
+
+/* orderflow-admin user NAME ROLE [--queues a,b]: creates or updates the account, with the
+ * password from ORDERFLOW_PASSWORD or stdin's first line; also the staff roster row. */
+static int user(const of_config *cfg, int argc, char **argv)
+{
+    const char *name = argv[2], *role = argv[3], *queues = NULL;
+    for (int i = 4; i < argc; i++) {
+        if (strcmp(argv[i], "--queues") == 0 && i + 1 < argc) {
+            queues = argv[++i];
+        } else if (strcmp(argv[i], "--queues") == 0) {
+            fprintf(stderr, "--queues needs a list (a,b; \"\" for none)\n");
+            return 2;
+        } else {
+            fprintf(stderr, "unknown argument %s (usage: user NAME ROLE [--queues a,b])\n",
+                    argv[i]);
+            return 2;
+        }
+    }
+    if (!*name || strlen(name) > 127) {
+        fprintf(stderr, "NAME must be 1 to 127 bytes\n");
+        return 2;
+    }
+    if (strcmp(role, "staff") && strcmp(role, "assistant") && strcmp(role, "supervisor") &&
+        strcmp(role, "operations")) {
+        fprintf(stderr, "ROLE must be one of staff, assistant, supervisor, operations (got %s)\n",
+                role);
+        return 2;
+    }
+    if (!queues)
+        queues = default_queues(role);
+    for (const char *q = queues; *q; q++)
+        if (*q == ' ' || *q == '"' || *q == '{' || *q == '}' || *q == '\\' ||
+            (*q == ',' && (q == queues || q[1] == ',' || !q[1]))) {
+            fprintf(stderr,
+                    "--queues takes names separated by commas, e.g. registrar,after_sales\n");
+            return 2;
+        }
+    char password[1100] = "";
+    const char *env = getenv("ORDERFLOW_PASSWORD");
+    if (env && *env)
+        snprintf(password, sizeof password, "%s", env);
+    else if (fgets(password, sizeof password, stdin))
+        password[strcspn(password, "\r\n")] = '\0';
+    if (!password[0]) {
+        fprintf(stderr, "the password is empty: give it as the first line of stdin or in "
+                        "ORDERFLOW_PASSWORD\n");
+        return 2;
+    }
+    char hash[OF_PASSWORD_HASH_MAX];
+    of_error err;
+    if (of_password_hash(password, hash, sizeof hash, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    of_db *db = connect_db(cfg);
+    if (!db)
+        return 1;
+    const char *p[] = {name, role, hash, queues};
+    /* one statement: the account, the roster row, and the end of the user's sessions (a new
+     * password or role takes effect at once) */
+    int rc = of_db_run(
+        db,
+        "WITH u AS (INSERT INTO dashboard_users (name, role, password_hash, queues) "
+        "VALUES ($1, $2, $3, string_to_array($4, ',')) ON CONFLICT (name) DO UPDATE SET "
+        "role = EXCLUDED.role, password_hash = EXCLUDED.password_hash, queues = EXCLUDED.queues, "
+        "updated_at = now() RETURNING name), "
+        "s AS (INSERT INTO staff (name, role) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "
+        "role = EXCLUDED.role, updated_at = now() RETURNING name), "
+        "d AS (DELETE FROM dashboard_sessions WHERE user_name = $1 RETURNING 1) "
+        "SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM s), (SELECT count(*) FROM d)",
+        4, p, &err);
+    if (rc)
+        fprintf(stderr, "%s\n", err.msg);
+    else
+        printf("dashboard user %s saved: role %s, queues %s\n", name, role,
+               *queues ? queues : "(none)");
+    of_db_free(db);
+    return rc ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -190,8 +253,14 @@ int main(int argc, char **argv)
         return staff(&cfg, argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "remittance-csv") == 0)
         return remittance_csv(&cfg, argv[2]);
+    if (argc >= 4 && strcmp(argv[1], "user") == 0)
+        return user(&cfg, argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "replay") == 0)
+        return admin_replay(&cfg, argc, argv);
     fprintf(stderr, "usage: orderflow-admin create-topics [--partitions N]\n"
                     "       orderflow-admin staff NAME ROLE\n"
-                    "       orderflow-admin remittance-csv YYYY-MM-DD\n");
+                    "       orderflow-admin remittance-csv YYYY-MM-DD\n"
+                    "       orderflow-admin user NAME ROLE [--queues a,b]   (password on stdin)\n"
+                    "       orderflow-admin replay [--source S] [--type T] [--ids 1,2] [--all]\n");
     return 2;
 }
