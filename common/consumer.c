@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "copy_rows.h"
 #include "deadletter.h"
 #include "health.h"
 #include "kafka_conf.h"
@@ -37,7 +38,8 @@ typedef struct consumer {
     size_t next_cap;
     atomic_bool kafka_up;
     atomic_llong kafka_checked_ms;
-    size_t fenced; /* items of the batch another owner had handled */
+    size_t fenced;        /* items of the batch another owner had handled */
+    of_rows sql_a, sql_b; /* statement arguments, reused from batch to batch */
     struct {
         of_metric *consumed, *applied, *rejected, *invalid, *duplicates, *batches, *retries;
         of_metric *batch_seconds, *e2e_seconds, *db_up, *kafka_up, *assigned;
@@ -313,44 +315,61 @@ static void dedupe_in_batch(of_batch *b)
     free(refs);
 }
 
-static char *json_take(json_t *j)
+/* The distinct partitions of the batch, ascending, in a malloc'd array (NULL when out of
+ * memory); *n receives how many. */
+static int32_t *batch_partitions(const of_batch *b, size_t *n)
 {
-    char *s = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    return s;
+    int32_t *out = malloc((b->n ? b->n : 1) * sizeof *out);
+    *n = 0;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < b->n; i++) {
+        int32_t p = b->items[i].partition;
+        size_t k = 0;
+        while (k < *n && out[k] != p)
+            k++;
+        if (k < *n)
+            continue;
+        k = (*n)++;
+        while (k > 0 && out[k - 1] > p) { /* insertion: rows are locked in one order */
+            out[k] = out[k - 1];
+            k--;
+        }
+        out[k] = p;
+    }
+    return out;
 }
 
 /* Fences this batch against a stale owner of its partitions (a worker that stalled past
  * its session and is still inside a transaction): the group's offset rows of the batch's
  * partitions are locked first, so a batch waits for the other's commit, then everything
  * below the stored next offset is skipped as already handled. */
-static int fence_partitions(consumer *c, of_error *err)
+static int fence_partitions(consumer *c, of_rows *arr, of_error *err)
 {
-    json_t *parts = json_object();
-    for (size_t i = 0; i < c->batch.n; i++) {
-        char p[16];
-        snprintf(p, sizeof p, "%d", (int)c->batch.items[i].partition);
-        json_object_set_new(parts, p, json_true());
-    }
-    json_t *arr = json_array();
-    const char *k;
-    json_t *v;
-    json_object_foreach(parts, k, v) json_array_append_new(arr, json_integer(atoi(k)));
-    json_decref(parts);
-    char *js = json_take(arr);
-    const char *params[] = {c->group, c->spec->topic, js};
+    size_t np;
+    int32_t *parts = batch_partitions(&c->batch, &np);
+    if (!parts)
+        return of_error_set(err, "out of memory");
+    of_rows_reset(arr);
+    of_rows_array_begin(arr);
+    for (size_t k = 0; k < np; k++)
+        of_rows_array_int(arr, parts[k]);
+    of_rows_array_end(arr);
+    free(parts);
+    if (!of_rows_ok(arr))
+        return of_error_set(err, "out of memory");
+    const char *params[] = {c->group, c->spec->topic, arr->buf};
     PGresult *r = NULL;
     if (of_db_run(c->db,
                   "INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) "
-                  "SELECT $1, $2, p::int, 0 FROM json_array_elements_text($3::json) AS p "
+                  "SELECT $1, $2, p, 0 FROM unnest($3::int[]) AS p "
                   "ON CONFLICT DO NOTHING",
                   3, params, err) == 0)
         r = of_db_exec(c->db,
                        "SELECT partition, next_offset FROM consumer_offsets WHERE group_id = $1 "
-                       "AND topic = $2 AND partition IN (SELECT json_array_elements_text($3::json)"
-                       "::int) ORDER BY partition FOR UPDATE",
+                       "AND topic = $2 AND partition = ANY ($3::int[]) ORDER BY partition "
+                       "FOR UPDATE",
                        3, params, err);
-    free(js);
     if (!r)
         return -1;
     for (int row = 0; row < PQntuples(r); row++) {
@@ -368,28 +387,34 @@ static int fence_partitions(consumer *c, of_error *err)
     return 0;
 }
 
-/* Marks items whose (source, id) is already in applied_events as duplicates. */
-static int dedupe_in_db(consumer *c, of_error *err)
+/* Marks items whose (source, id) is already in applied_events as duplicates: one query
+ * with the batch's sources and ids as two arrays (the n-th element of each is item n). */
+static int dedupe_in_db(consumer *c, of_rows *src, of_rows *ids, of_error *err)
 {
-    json_t *arr = json_array();
+    size_t pending = 0;
+    for (size_t i = 0; i < c->batch.n; i++)
+        pending += c->batch.items[i].state == OF_ITEM_PENDING;
+    if (!pending)
+        return 0;
+    of_rows_reset(src);
+    of_rows_reset(ids);
+    of_rows_array_begin(src);
+    of_rows_array_begin(ids);
     for (size_t i = 0; i < c->batch.n; i++) {
         const of_item *it = &c->batch.items[i];
-        if (it->state == OF_ITEM_PENDING)
-            json_array_append_new(arr, json_pack("{s:I,s:s,s:s}", "n", (json_int_t)i, "s",
-                                                 it->ev.source, "i", it->ev.id));
+        int todo = it->state == OF_ITEM_PENDING;
+        of_rows_array_text(src, todo ? it->ev.source : NULL);
+        of_rows_array_text(ids, todo ? it->ev.id : NULL);
     }
-    if (json_array_size(arr) == 0) {
-        json_decref(arr);
-        return 0;
-    }
-    char *js = json_take(arr);
-    const char *params[] = {js};
-    PGresult *r =
-        of_db_exec(c->db,
-                   "SELECT u.n FROM json_to_recordset($1::json) AS u(n int, s text, i text) "
-                   "JOIN applied_events a ON a.source = u.s AND a.id = u.i",
-                   1, params, err);
-    free(js);
+    of_rows_array_end(src);
+    of_rows_array_end(ids);
+    if (!of_rows_ok(src) || !of_rows_ok(ids))
+        return of_error_set(err, "out of memory");
+    const char *params[] = {src->buf, ids->buf};
+    PGresult *r = of_db_exec(c->db,
+                             "SELECT u.n - 1 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY "
+                             "AS u(s, i, n) JOIN applied_events a ON a.source = u.s AND a.id = u.i",
+                             2, params, err);
     if (!r)
         return -1;
     for (int row = 0; row < PQntuples(r); row++) {
@@ -401,39 +426,68 @@ static int dedupe_in_db(consumer *c, of_error *err)
     return 0;
 }
 
-/* Records applied events and the next offsets of every partition in the batch. */
-static int record_progress(consumer *c, of_error *err)
+/* Records applied events (COPY, in batch order, so seq follows the batch) and the next
+ * offsets of every partition in the batch. */
+static int record_progress(consumer *c, of_rows *rows, of_error *err)
 {
-    json_t *applied = json_array();
-    json_t *offsets = json_object();
+    of_rows_reset(rows);
     for (size_t i = 0; i < c->batch.n; i++) {
         const of_item *it = &c->batch.items[i];
-        char p[16];
-        snprintf(p, sizeof p, "%d", (int)it->partition);
-        json_object_set_new(offsets, p, json_integer(it->offset + 1));
         if (it->state != OF_ITEM_APPLIED)
             continue;
-        json_array_append_new(applied,
-                              json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:I,s:s}", "n", (json_int_t)i,
-                                        "s", it->ev.source, "i", it->ev.id, "t", it->ev.type, "sub",
-                                        it->ev.subject, "p", (int)it->partition, "o",
-                                        (json_int_t)it->offset, "et", it->ev.time));
+        of_rows_text(rows, it->ev.source);
+        of_rows_text(rows, it->ev.id);
+        of_rows_text(rows, it->ev.type);
+        of_rows_text(rows, it->ev.subject);
+        of_rows_text(rows, c->spec->topic);
+        of_rows_int(rows, it->partition);
+        of_rows_int(rows, it->offset);
+        of_rows_text(rows, it->ev.time);
+        of_rows_end(rows);
     }
-    char *ja = json_take(applied), *jo = json_take(offsets);
-    const char *params[] = {ja, jo, c->group, c->spec->topic};
-    int rc = of_db_run(
-        c->db,
-        "WITH ins AS (INSERT INTO applied_events (source, id, type, subject, topic, partition, "
-        "\"offset\", event_time) SELECT s, i, t, sub, $4, p, o, et::timestamptz "
-        "FROM json_to_recordset($1::json) AS u(n int, s text, i text, t text, sub text, p int, "
-        "o bigint, et text) ORDER BY n) "
-        "INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) "
-        "SELECT $3, $4, key::int, value::bigint FROM json_each_text($2::json) "
-        "ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = "
-        "GREATEST(consumer_offsets.next_offset, EXCLUDED.next_offset), updated_at = now()",
-        4, params, err);
-    free(ja);
-    free(jo);
+    if (!of_rows_ok(rows))
+        return of_error_set(err, "out of memory");
+    if (rows->rows && of_db_copy(c->db,
+                                 "COPY applied_events (source, id, type, subject, topic, "
+                                 "partition, \"offset\", event_time) FROM STDIN",
+                                 rows->buf, rows->len, err))
+        return -1;
+    /* the next offset of each partition: one past its last item */
+    size_t np;
+    int32_t *parts = batch_partitions(&c->batch, &np);
+    if (!parts)
+        return of_error_set(err, "out of memory");
+    of_rows pa, oa;
+    of_rows_init(&pa);
+    of_rows_init(&oa);
+    of_rows_array_begin(&pa);
+    of_rows_array_begin(&oa);
+    for (size_t k = 0; k < np; k++) {
+        int64_t next = -1;
+        for (size_t i = 0; i < c->batch.n; i++)
+            if (c->batch.items[i].partition == parts[k] && c->batch.items[i].offset + 1 > next)
+                next = c->batch.items[i].offset + 1;
+        of_rows_array_int(&pa, parts[k]);
+        of_rows_array_int(&oa, next);
+    }
+    of_rows_array_end(&pa);
+    of_rows_array_end(&oa);
+    free(parts);
+    int rc = -1;
+    if (!of_rows_ok(&pa) || !of_rows_ok(&oa)) {
+        of_error_set(err, "out of memory");
+    } else {
+        const char *params[] = {pa.buf, oa.buf, c->group, c->spec->topic};
+        rc = of_db_run(
+            c->db,
+            "INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) "
+            "SELECT $3, $4, p, o FROM unnest($1::int[], $2::bigint[]) AS u(p, o) "
+            "ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = "
+            "GREATEST(consumer_offsets.next_offset, EXCLUDED.next_offset), updated_at = now()",
+            4, params, err);
+    }
+    of_rows_free(&pa);
+    of_rows_free(&oa);
     return rc;
 }
 
@@ -452,10 +506,10 @@ static int apply_once(consumer *c, of_error *err)
     if (of_db_run(c->db, "BEGIN", 0, NULL, err))
         return -1;
     c->fenced = 0;
-    if (fence_partitions(c, err))
+    if (fence_partitions(c, &c->sql_a, err))
         goto rollback;
     dedupe_in_batch(b);
-    if (dedupe_in_db(c, err) || c->spec->apply(c->spec->ctx, c->db, b, err))
+    if (dedupe_in_db(c, &c->sql_a, &c->sql_b, err) || c->spec->apply(c->spec->ctx, c->db, b, err))
         goto rollback;
     int dead = 0;
     for (size_t i = 0; i < b->n; i++) {
@@ -467,14 +521,14 @@ static int apply_once(consumer *c, of_error *err)
             if (stored < 0)
                 goto rollback;
             /* a redelivered message already has its row and its copy on the topic */
-            if (stored && of_deadletter_publish(c->dl, it, err))
+            if (stored && c->dl && of_deadletter_publish(c->dl, it, err))
                 goto rollback;
             dead += stored;
         }
     }
-    if (record_progress(c, err))
+    if (record_progress(c, &c->sql_a, err))
         goto rollback;
-    if (dead && of_deadletter_flush(c->dl, 10000, err))
+    if (dead && c->dl && of_deadletter_flush(c->dl, 10000, err))
         goto rollback;
     if (of_db_run(c->db, "COMMIT", 0, NULL, err))
         return -1;
@@ -485,6 +539,19 @@ rollback:;
         if (of_db_run(c->db, "ROLLBACK", 0, NULL, &ignored))
             of_db_reset(c->db);
     return -1;
+}
+
+int of_batch_commit(of_db *db, const char *group, const char *topic, of_apply_fn apply, void *ctx,
+                    of_batch *batch, of_error *err)
+{
+    of_consumer_spec spec = {.service = "bench", .topic = topic, .apply = apply, .ctx = ctx};
+    consumer c = {.spec = &spec, .db = db, .batch = *batch};
+    snprintf(c.group, sizeof c.group, "%s", group);
+    int rc = apply_once(&c, err);
+    *batch = c.batch;
+    of_rows_free(&c.sql_a);
+    of_rows_free(&c.sql_b);
+    return rc;
 }
 
 /* Tells Kafka where the group stands too, so lag is visible to tools (and KEDA); PostgreSQL
@@ -745,6 +812,8 @@ static void consumer_free(consumer *c)
     }
     of_deadletter_free(c->dl);
     of_db_free(c->db);
+    of_rows_free(&c->sql_a);
+    of_rows_free(&c->sql_b);
     of_validator_free(c->validator);
 }
 

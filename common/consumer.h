@@ -63,6 +63,13 @@ typedef struct of_consumer_spec {
     void *ctx;
 } of_consumer_spec;
 
+/* One batch's transaction exactly as the loop runs it (BEGIN, fence, dedupe, apply, dead
+ * letters recorded, applied events and offsets, COMMIT), without Kafka: for benchmarks and
+ * tests that feed decoded items directly. Dead letters are stored but not published. Items
+ * end APPLIED, REJECTED, INVALID or DUPLICATE. 0, or -1 with err after a rollback. */
+int of_batch_commit(of_db *db, const char *group, const char *topic, of_apply_fn apply, void *ctx,
+                    of_batch *batch, of_error *err) OF_MUST_CHECK;
+
 /* Runs until *stop becomes non-zero. 0 after a clean stop (batch finished, committed, group
  * left); -1 with err when start-up fails or the last batch could not be committed. */
 int of_consumer_run(const of_config *cfg, const of_consumer_spec *spec, volatile sig_atomic_t *stop,

@@ -131,6 +131,51 @@ int of_db_run(of_db *db, const char *sql, int nparams, const char *const *params
     return 0;
 }
 
+/* Records a failed result (r may be NULL) in err and sqlstate; drops a broken connection. */
+static void failed(of_db *db, PGresult *r, of_error *err)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state ? state : "");
+    of_error_set(err, "PostgreSQL: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
+    size_t n = err ? strlen(err->msg) : 0;
+    if (n && err->msg[n - 1] == '\n')
+        err->msg[n - 1] = '\0';
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        atomic_store(&db->reachable, false);
+        of_db_reset(db);
+    }
+}
+
+int of_db_copy(of_db *db, const char *sql, const char *rows, size_t len, of_error *err)
+{
+    db->sqlstate[0] = '\0';
+    if (!db->conn)
+        return of_error_set(err, "not connected to PostgreSQL");
+    PGresult *r = PQexecParams(db->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+    if (!r || PQresultStatus(r) != PGRES_COPY_IN) {
+        failed(db, r, err);
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    int sent = PQputCopyData(db->conn, rows, (int)len) == 1;
+    if (PQputCopyEnd(db->conn, sent ? NULL : "the rows could not be sent") != 1) {
+        failed(db, NULL, err);
+        return -1;
+    }
+    int rc = 0;
+    while ((r = PQgetResult(db->conn)) != NULL) {
+        if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK) {
+            failed(db, r, err);
+            rc = -1;
+        }
+        PQclear(r);
+        if (!db->conn)
+            break;
+    }
+    return rc;
+}
+
 void of_backoff_sleep(int attempt)
 {
     double ms = 100;

@@ -30,6 +30,11 @@ PGresult *of_db_exec(of_db *db, const char *sql, int nparams, const char *const 
 int of_db_run(of_db *db, const char *sql, int nparams, const char *const *params,
               of_error *err) OF_MUST_CHECK;
 
+/* Runs `COPY ... FROM STDIN` (text format, sql a constant) with rows of len bytes (built
+ * with copy_rows.h). 0, or -1 with err (the connection is dropped when broken). */
+int of_db_copy(of_db *db, const char *sql, const char *rows, size_t len,
+               of_error *err) OF_MUST_CHECK;
+
 /* SQLSTATE of the last failed statement ("" when none), e.g. "23505" unique violation. */
 const char *of_db_last_sqlstate(const of_db *db);
 

@@ -125,7 +125,19 @@ typedef struct re_entry {
     of_pattern *fast; /* pattern.c's matcher for ASCII strings; NULL: outside its subset */
 } re_entry;
 
+/* A schema object's keywords, found once when its document was added, so validation never
+ * looks keywords up by name. Keyed by the schema's address (documents are immutable once
+ * added, and the registry holds a reference to each). */
+typedef struct node_entry {
+    const json_t *schema; /* NULL: empty slot */
+    const json_t *doc;    /* the document it belongs to */
+    const json_t *k[KW_COUNT];
+    const json_t *ref_target, *ref_doc; /* $ref resolved when indexed; NULL: at validation */
+} node_entry;
+
 struct of_schema_registry {
+    node_entry *nodes; /* open addressing, nodes_cap is 0 or a power of two */
+    size_t nnodes, nodes_cap;
     doc_entry *docs;
     size_t ndocs, docs_cap;
     re_entry *res; /* open addressing, res_cap is 0 or a power of two */
@@ -165,6 +177,7 @@ void of_schema_registry_free(of_schema_registry *reg)
         free(reg->res[i].pattern);
     }
     free(reg->res);
+    free(reg->nodes);
     if (reg->c != (locale_t)0)
         freelocale(reg->c);
     if (reg->utf8 != (locale_t)0)
@@ -264,6 +277,59 @@ static int re_insert(of_schema_registry *reg, const char *pat, size_t len, regex
         j = (j + 1) & (reg->res_cap - 1);
     reg->res[j] = (re_entry){copy, len, h, re, of_pattern_compile(copy)};
     reg->nres++;
+    return 0;
+}
+
+/* ---- schema node index ------------------------------------------------------------------- */
+
+static size_t hash_ptr(const void *p)
+{
+    uint64_t h = (uint64_t)(uintptr_t)p;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 32;
+    return (size_t)h;
+}
+
+static const node_entry *node_find(const of_schema_registry *reg, const json_t *schema)
+{
+    if (!reg || reg->nodes_cap == 0)
+        return NULL;
+    size_t mask = reg->nodes_cap - 1;
+    for (size_t i = hash_ptr(schema) & mask;; i = (i + 1) & mask) {
+        const node_entry *e = &reg->nodes[i];
+        if (e->schema == schema)
+            return e;
+        if (!e->schema)
+            return NULL;
+    }
+}
+
+static int node_insert(of_schema_registry *reg, const node_entry *n)
+{
+    if ((reg->nnodes + 1) * 2 > reg->nodes_cap) {
+        size_t cap = reg->nodes_cap ? reg->nodes_cap * 2 : 256;
+        node_entry *nodes = calloc(cap, sizeof *nodes);
+        if (!nodes)
+            return -1;
+        for (size_t i = 0; i < reg->nodes_cap; i++) {
+            if (!reg->nodes[i].schema)
+                continue;
+            size_t j = hash_ptr(reg->nodes[i].schema) & (cap - 1);
+            while (nodes[j].schema)
+                j = (j + 1) & (cap - 1);
+            nodes[j] = reg->nodes[i];
+        }
+        free(reg->nodes);
+        reg->nodes = nodes;
+        reg->nodes_cap = cap;
+    }
+    size_t mask = reg->nodes_cap - 1, j = hash_ptr(n->schema) & mask;
+    while (reg->nodes[j].schema && reg->nodes[j].schema != n->schema)
+        j = (j + 1) & mask;
+    if (!reg->nodes[j].schema)
+        reg->nnodes++;
+    reg->nodes[j] = *n;
     return 0;
 }
 
@@ -915,12 +981,18 @@ static bool eval(eval_ctx *c, const json_t *schema, const json_t *doc, const jso
     if (!json_is_object(schema))
         return json_is_false(schema) ? fail(err, path, "is not allowed") : true;
 
-    const json_t *k[KW_COUNT] = {0};
-    json_t *s = (json_t *)schema;
-    for (void *it = json_object_iter(s); it; it = json_object_iter_next(s, it)) {
-        int i = kw_lookup(json_object_iter_key(it), json_object_iter_key_len(it));
-        if (i >= 0)
-            k[i] = json_object_iter_value(it);
+    const node_entry *node = node_find(c->reg, schema);
+    if (node && node->doc != doc)
+        node = NULL; /* the same object in another document: its $refs mean other things */
+    const json_t *kbuf[KW_COUNT] = {0};
+    const json_t *const *k = node ? node->k : kbuf;
+    if (!node) { /* a schema that was not added to the registry */
+        json_t *s = (json_t *)schema;
+        for (void *it = json_object_iter(s); it; it = json_object_iter_next(s, it)) {
+            int i = kw_lookup(json_object_iter_key(it), json_object_iter_key_len(it));
+            if (i >= 0)
+                kbuf[i] = json_object_iter_value(it);
+        }
     }
     if (json_is_string(k[KW_TITLE]))
         title = k[KW_TITLE];
@@ -961,7 +1033,11 @@ static bool eval(eval_ctx *c, const json_t *schema, const json_t *doc, const jso
     if (json_is_string(k[KW_REF])) {
         const char *ref = json_string_value(k[KW_REF]);
         const json_t *target_doc = doc;
-        const json_t *target = resolve_ref(c->reg, doc, ref, &target_doc);
+        const json_t *target = node && node->ref_target
+                                   ? node->ref_target
+                                   : resolve_ref(c->reg, doc, ref, &target_doc);
+        if (node && node->ref_target)
+            target_doc = node->ref_doc;
         if (!target)
             return fail(err, path, "cannot resolve $ref '%s'", ref);
         if (!eval(c, target, target_doc, inst, path, title, depth + 1, err))
@@ -1415,6 +1491,46 @@ static int check_schema(add_ctx *a, const json_t *s, int depth)
     return 0;
 }
 
+/* Indexes every schema object of doc (see node_entry). Runs after check_schema accepted the
+ * document, so keyword values have the shapes checked there. */
+static int index_schema(of_schema_registry *reg, const json_t *doc, const json_t *s, int depth)
+{
+    if (!json_is_object(s) || depth >= SCHEMA_MAX_DEPTH)
+        return 0;
+    node_entry n = {.schema = s, .doc = doc};
+    json_t *o = (json_t *)s;
+    for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
+        int kw = kw_lookup(json_object_iter_key(it), json_object_iter_key_len(it));
+        if (kw >= 0)
+            n.k[kw] = json_object_iter_value(it);
+    }
+    if (json_is_string(n.k[KW_REF])) {
+        n.ref_doc = doc;
+        n.ref_target = resolve_ref(reg, doc, json_string_value(n.k[KW_REF]), &n.ref_doc);
+        if (!n.ref_target)
+            n.ref_doc = NULL;
+    }
+    if (node_insert(reg, &n))
+        return -1;
+    static const int maps[] = {KW_DEFS, KW_PROPERTIES};
+    static const int subs[] = {KW_ITEMS, KW_ADDITIONAL, KW_NOT, KW_IF, KW_THEN, KW_ELSE};
+    static const int lists[] = {KW_ALL_OF, KW_ANY_OF, KW_ONE_OF};
+    for (size_t i = 0; i < sizeof maps / sizeof *maps; i++) {
+        json_t *m = (json_t *)n.k[maps[i]];
+        for (void *it = json_object_iter(m); it; it = json_object_iter_next(m, it))
+            if (index_schema(reg, doc, json_object_iter_value(it), depth + 1))
+                return -1;
+    }
+    for (size_t i = 0; i < sizeof subs / sizeof *subs; i++)
+        if (index_schema(reg, doc, n.k[subs[i]], depth + 1))
+            return -1;
+    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
+        for (size_t j = 0; j < json_array_size(n.k[lists[i]]); j++)
+            if (index_schema(reg, doc, json_array_get(n.k[lists[i]], j), depth + 1))
+                return -1;
+    return 0;
+}
+
 int of_schema_registry_add(of_schema_registry *reg, json_t *doc, of_error *err)
 {
     if (!reg || !doc)
@@ -1456,5 +1572,7 @@ int of_schema_registry_add(of_schema_registry *reg, json_t *doc, of_error *err)
     size_t name_len;
     const char *name = last_segment(copy, id_len, &name_len);
     reg->docs[reg->ndocs++] = (doc_entry){json_incref(doc), copy, name, name_len};
+    /* without an index (out of memory) validation looks keywords up as it goes */
+    (void)index_schema(reg, doc, doc, 0);
     return 0;
 }

@@ -25,7 +25,8 @@ typedef struct of_schema_registry of_schema_registry;
 of_schema_registry *of_schema_registry_new(void);
 void of_schema_registry_free(of_schema_registry *reg); /* NULL allowed */
 
-/* Adds a schema document; the registry takes its own reference (the caller keeps theirs).
+/* Adds a schema document; the registry takes its own reference (the caller keeps theirs)
+ * and indexes its keywords: the document must not be changed afterwards.
  * Fails with a message when $id is missing, a keyword is unsupported or a pattern does not
  * compile. */
 int of_schema_registry_add(of_schema_registry *reg, json_t *doc, of_error *err) OF_MUST_CHECK;

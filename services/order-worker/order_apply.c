@@ -47,6 +47,7 @@ void order_ctx_init(order_ctx *ctx, const of_config *cfg)
     ctx->cfg = cfg;
     ctx->orders.rows = json_object();
     ctx->orders.dirty = json_object();
+    ctx->orders.loaded = json_object();
     ctx->notes = json_object();
     ctx->tasks = json_object();
     ctx->balances = json_object();
@@ -108,14 +109,17 @@ char *items_key(const json_t *items)
 
 /* ---- savepoint --------------------------------------------------------------------------- */
 
-/* The keyed state an event can touch: its order and the exchange's new order (rows, dirty
- * marks, notes, tasks), copied before the handler runs; balances are restored from the undo
- * log ledger_add keeps; the ledger and refunds are cut back to their length. */
-enum { SP_KEYS = 3, SP_MAPS = 4 };
+/* The keyed state an event can touch: its order and the exchange's new order. Rows, dirty
+ * marks and tasks are copied before the handler runs (their containers only: handlers
+ * replace values and append, never change a string or number in place, so scalars are
+ * shared); notes, balances (through the undo log ledger_add keeps), the ledger and refunds
+ * only grow during a batch, so they are cut back to their length. */
+enum { SP_KEYS = 3, SP_MAPS = 3 };
 
 typedef struct savepoint {
-    const char *keys[SP_KEYS];
+    const char *keys[SP_KEYS];        /* distinct, NULL-padded */
     json_t *copies[SP_MAPS][SP_KEYS]; /* NULL: the key was absent */
+    long notes_len[SP_KEYS];          /* -1: the order had no new notes */
     size_t undo_len, ledger_len, refunds_len;
 } savepoint;
 
@@ -123,23 +127,58 @@ static json_t **sp_maps(order_ctx *ctx, json_t **out)
 {
     out[0] = ctx->orders.rows;
     out[1] = ctx->orders.dirty;
-    out[2] = ctx->notes;
-    out[3] = ctx->tasks;
+    out[2] = ctx->tasks;
     return out;
+}
+
+/* A copy of v's objects and arrays, recursively, sharing its scalars. */
+static json_t *copy_containers(json_t *v)
+{
+    if (json_is_object(v)) {
+        json_t *o = json_object();
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x) json_object_set_new_nocheck(o, k, copy_containers(x));
+        return o;
+    }
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) json_array_append_new(a, copy_containers(x));
+        return a;
+    }
+    return json_incref(v);
+}
+
+static void sp_key(savepoint *sp, const char *key)
+{
+    if (!key)
+        return;
+    for (int k = 0; k < SP_KEYS; k++) {
+        if (!sp->keys[k]) {
+            sp->keys[k] = key;
+            return;
+        }
+        if (strcmp(sp->keys[k], key) == 0)
+            return;
+    }
 }
 
 static void sp_take(order_ctx *ctx, of_item *it, savepoint *sp)
 {
     memset(sp, 0, sizeof *sp);
-    sp->keys[0] = it->ev.subject;
-    sp->keys[1] = json_string_value(json_object_get(it->ev.data, "new_order_id"));
-    sp->keys[2] = json_string_value(json_object_get(it->ev.data, "order_id"));
+    sp_key(sp, it->ev.subject);
+    sp_key(sp, json_string_value(json_object_get(it->ev.data, "new_order_id")));
+    sp_key(sp, json_string_value(json_object_get(it->ev.data, "order_id")));
     json_t *maps[SP_MAPS];
     sp_maps(ctx, maps);
-    for (int m = 0; m < SP_MAPS; m++)
-        for (int k = 0; k < SP_KEYS; k++)
-            if (sp->keys[k])
-                sp->copies[m][k] = json_deep_copy(json_object_get(maps[m], sp->keys[k]));
+    for (int k = 0; k < SP_KEYS && sp->keys[k]; k++) {
+        for (int m = 0; m < SP_MAPS; m++)
+            sp->copies[m][k] = copy_containers(json_object_get(maps[m], sp->keys[k]));
+        json_t *notes = json_object_get(ctx->notes, sp->keys[k]);
+        sp->notes_len[k] = notes ? (long)json_array_size(notes) : -1;
+    }
     sp->undo_len = json_array_size(ctx->undo);
     sp->ledger_len = json_array_size(ctx->ledger);
     sp->refunds_len = json_array_size(ctx->refunds);
@@ -156,15 +195,20 @@ static void sp_restore(order_ctx *ctx, savepoint *sp)
 {
     json_t *maps[SP_MAPS];
     sp_maps(ctx, maps);
-    for (int m = 0; m < SP_MAPS; m++)
-        for (int k = SP_KEYS - 1; k >= 0; k--) {
-            if (!sp->keys[k])
-                continue;
+    for (int k = 0; k < SP_KEYS && sp->keys[k]; k++) {
+        for (int m = 0; m < SP_MAPS; m++) {
             if (sp->copies[m][k])
                 json_object_set(maps[m], sp->keys[k], sp->copies[m][k]);
             else
                 json_object_del(maps[m], sp->keys[k]);
         }
+        json_t *notes = json_object_get(ctx->notes, sp->keys[k]);
+        if (sp->notes_len[k] < 0)
+            json_object_del(ctx->notes, sp->keys[k]);
+        else
+            while (json_array_size(notes) > (size_t)sp->notes_len[k])
+                json_array_remove(notes, json_array_size(notes) - 1);
+    }
     while (json_array_size(ctx->undo) > sp->undo_len) {
         size_t last = json_array_size(ctx->undo) - 1;
         json_t *u = json_array_get(ctx->undo, last);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "copy_rows.h"
 #include "money.h"
 #include "order_apply.h"
 
@@ -63,12 +64,25 @@ static const char save_orders_sql[] =
     "struck_skus = EXCLUDED.struck_skus, ship_by = EXCLUDED.ship_by, "
     "refund_from = EXCLUDED.refund_from, refunded = EXCLUDED.refunded, updated_at = now()";
 
-static const char save_notes_sql[] =
-    "INSERT INTO order_notes (order_id, seq, code, template, params, author, noted_at, "
-    "rendered, rendered_hans, rendered_en, event_source, event_id) "
-    "SELECT order_id, seq, code, template, params, author, noted_at, rendered, rendered_hans, "
-    "rendered_en, event_source, event_id FROM json_populate_recordset(NULL::order_notes, "
-    "$1::json)";
+/* New orders and notes go in with COPY: no JSON to build here or to parse there. */
+static const char *const order_columns[] = {
+    "order_id",    "shop_id",     "buyer_id",   "state",        "total",
+    "postage",     "auction",     "items",      "created_at",   "paid_at",
+    "paid_amount", "pay_method",  "printed_at", "waybill_no",   "shipped_at",
+    "carrier",     "closed",      "closed_at",  "close_reason", "version",
+    "address",     "struck_skus", "ship_by",    "refund_from",  "refunded"};
+
+static const char copy_orders_sql[] = "COPY orders (" ORDER_COLUMNS ") FROM STDIN";
+
+#define NOTE_COLUMNS                                                                               \
+    "order_id, seq, code, template, params, author, noted_at, rendered, rendered_hans, "           \
+    "rendered_en, event_source, event_id"
+
+static const char *const note_columns[] = {
+    "order_id", "seq",      "code",          "template",    "params",       "author",
+    "noted_at", "rendered", "rendered_hans", "rendered_en", "event_source", "event_id"};
+
+static const char copy_notes_sql[] = "COPY order_notes (" NOTE_COLUMNS ") FROM STDIN";
 
 static const char insert_tasks_sql[] =
     "INSERT INTO tasks (order_id, kind, assignee, status, created_at, closed_at, closed_by, "
@@ -127,6 +141,21 @@ static int run_json(of_db *db, const char *sql, json_t *arg, of_error *err)
     return err->msg[0] ? -1 : 0;
 }
 
+/* One COPY row per object of rows, its columns in the order of cols. */
+static void copy_row(of_rows *out, const json_t *row, const char *const *cols, size_t ncols)
+{
+    for (size_t c = 0; c < ncols; c++)
+        of_rows_json(out, json_object_get(row, cols[c]));
+    of_rows_end(out);
+}
+
+static int run_copy(of_db *db, const char *sql, of_rows *rows, of_error *err)
+{
+    if (!of_rows_ok(rows))
+        return of_error_set(err, "out of memory");
+    return rows->rows ? of_db_copy(db, sql, rows->buf, rows->len, err) : 0;
+}
+
 static void add_unique(json_t *set, const char *s)
 {
     if (s && *s)
@@ -158,8 +187,10 @@ static void add_order(void *arg, json_t *o)
 {
     order_ctx *ctx = arg;
     const char *id = json_string_value(json_object_get(o, "order_id"));
-    if (id)
+    if (id) {
         json_object_set(ctx->orders.rows, id, o);
+        json_object_set_new(ctx->orders.loaded, id, json_true());
+    }
 }
 
 static void add_task(void *arg, json_t *t)
@@ -207,6 +238,7 @@ int order_store_load(order_ctx *ctx, of_db *db, const of_batch *batch, of_error 
     if (!r) {
         int empty = json_array_size(id_list) == 0;
         json_decref(id_list);
+        json_decref(buyers);
         return empty ? 0 : -1;
     }
     each_row(r, add_order, ctx);
@@ -255,12 +287,33 @@ int order_store_load(order_ctx *ctx, of_db *db, const of_batch *batch, of_error 
 int order_store_save(order_ctx *ctx, of_db *db, of_error *err)
 {
     json_t *orders = json_array();
+    of_rows rows;
+    of_rows_init(&rows);
     const char *id;
     json_t *v;
     json_object_foreach(ctx->orders.dirty, id, v)
-        json_array_append(orders, json_object_get(ctx->orders.rows, id));
-    json_t *notes = json_array(), *new_tasks = json_array(), *closed = json_array();
-    json_object_foreach(ctx->notes, id, v) json_array_extend(notes, v);
+    {
+        json_t *row = json_object_get(ctx->orders.rows, id);
+        if (!row)
+            continue;
+        if (json_object_get(ctx->orders.loaded, id))
+            json_array_append(orders, row);
+        else
+            copy_row(&rows, row, order_columns, sizeof order_columns / sizeof *order_columns);
+    }
+    int rc = run_copy(db, copy_orders_sql, &rows, err);
+    of_rows_reset(&rows);
+    json_t *new_tasks = json_array(), *closed = json_array();
+    json_object_foreach(ctx->notes, id, v)
+    {
+        size_t i;
+        json_t *n;
+        json_array_foreach(v, i, n)
+            copy_row(&rows, n, note_columns, sizeof note_columns / sizeof *note_columns);
+    }
+    if (rc == 0)
+        rc = run_copy(db, copy_notes_sql, &rows, err);
+    of_rows_free(&rows);
     json_object_foreach(ctx->tasks, id, v)
     {
         size_t i;
@@ -273,10 +326,16 @@ int order_store_save(order_ctx *ctx, of_db *db, of_error *err)
                 json_array_append(closed, t);
         }
     }
-    if (run_json(db, save_orders_sql, orders, err) || run_json(db, save_notes_sql, notes, err) ||
+    if (rc || run_json(db, save_orders_sql, orders, err) ||
         run_json(db, insert_tasks_sql, new_tasks, err) ||
-        run_json(db, close_tasks_sql, closed, err))
+        run_json(db, close_tasks_sql, closed, err)) {
+        if (rc) {
+            json_decref(orders);
+            json_decref(new_tasks);
+            json_decref(closed);
+        }
         return -1;
+    }
     /* only the balances that have new ledger entries change */
     json_t *changed = json_object();
     size_t i;
@@ -300,7 +359,8 @@ void order_set_free(order_set *set)
 {
     json_decref(set->rows);
     json_decref(set->dirty);
-    set->rows = set->dirty = NULL;
+    json_decref(set->loaded);
+    set->rows = set->dirty = set->loaded = NULL;
 }
 
 json_t *order_set_get(order_set *set, const char *order_id)

@@ -13,8 +13,9 @@
 #include "db.h"
 
 typedef struct order_set {
-    json_t *rows;  /* order_id -> row object */
-    json_t *dirty; /* order_id -> true for rows to write back */
+    json_t *rows;   /* order_id -> row object */
+    json_t *dirty;  /* order_id -> true for rows to write back */
+    json_t *loaded; /* order_id -> true for rows read from PostgreSQL (the others are new) */
 } order_set;
 
 struct order_ctx;

@@ -1,0 +1,220 @@
+/* copy_rows.c — COPY text rows and array literals (see copy_rows.h). */
+#include "copy_rows.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void of_rows_init(of_rows *r)
+{
+    memset(r, 0, sizeof *r);
+}
+
+void of_rows_free(of_rows *r)
+{
+    free(r->buf);
+    of_rows_init(r);
+}
+
+void of_rows_reset(of_rows *r)
+{
+    r->len = 0;
+    r->rows = 0;
+    r->mid_row = false;
+    r->failed = false;
+}
+
+bool of_rows_ok(const of_rows *r)
+{
+    return !r->failed;
+}
+
+/* Makes room for n more bytes plus a NUL. */
+static bool reserve(of_rows *r, size_t n)
+{
+    if (r->failed)
+        return false;
+    if (r->len + n + 1 <= r->cap)
+        return true;
+    size_t cap = r->cap ? r->cap : 4096;
+    while (cap < r->len + n + 1)
+        cap *= 2;
+    char *b = realloc(r->buf, cap);
+    if (!b) {
+        r->failed = true;
+        return false;
+    }
+    r->buf = b;
+    r->cap = cap;
+    return true;
+}
+
+static void put(of_rows *r, const char *s, size_t n)
+{
+    if (!reserve(r, n))
+        return;
+    memcpy(r->buf + r->len, s, n);
+    r->len += n;
+    r->buf[r->len] = '\0';
+}
+
+static void sep(of_rows *r)
+{
+    if (r->mid_row)
+        put(r, "\t", 1);
+    r->mid_row = true;
+}
+
+/* Appends s escaped for COPY's text format. */
+static void escape_append(of_rows *r, const char *s, size_t n)
+{
+    /* worst case every byte becomes two */
+    if (!reserve(r, 2 * n))
+        return;
+    char *o = r->buf + r->len;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        switch (c) {
+        case '\\':
+            *o++ = '\\';
+            *o++ = '\\';
+            break;
+        case '\t':
+            *o++ = '\\';
+            *o++ = 't';
+            break;
+        case '\n':
+            *o++ = '\\';
+            *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = '\\';
+            *o++ = 'r';
+            break;
+        default:
+            *o++ = c;
+        }
+    }
+    r->len = (size_t)(o - r->buf);
+    r->buf[r->len] = '\0';
+}
+
+void of_rows_textn(of_rows *r, const char *s, size_t n)
+{
+    sep(r);
+    escape_append(r, s, n);
+}
+
+void of_rows_text(of_rows *r, const char *s)
+{
+    if (!s)
+        of_rows_null(r);
+    else
+        of_rows_textn(r, s, strlen(s));
+}
+
+void of_rows_null(of_rows *r)
+{
+    sep(r);
+    put(r, "\\N", 2);
+}
+
+void of_rows_int(of_rows *r, int64_t v)
+{
+    char b[24];
+    int n = snprintf(b, sizeof b, "%" PRId64, v);
+    sep(r);
+    put(r, b, (size_t)n);
+}
+
+static int dump_cb(const char *buf, size_t size, void *data)
+{
+    of_rows *r = data;
+    escape_append(r, buf, size);
+    return r->failed ? -1 : 0;
+}
+
+void of_rows_json(of_rows *r, const json_t *v)
+{
+    switch (v ? json_typeof(v) : JSON_NULL) {
+    case JSON_STRING:
+        of_rows_textn(r, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        of_rows_int(r, (int64_t)json_integer_value(v));
+        break;
+    case JSON_TRUE:
+        sep(r);
+        put(r, "t", 1);
+        break;
+    case JSON_FALSE:
+        sep(r);
+        put(r, "f", 1);
+        break;
+    case JSON_NULL:
+        of_rows_null(r);
+        break;
+    default: { /* object, array, real: JSON text, escaped piece by piece */
+        sep(r);
+        if (json_dump_callback(v, dump_cb, r, JSON_COMPACT | JSON_ENCODE_ANY))
+            r->failed = true;
+        break;
+    }
+    }
+}
+
+void of_rows_end(of_rows *r)
+{
+    put(r, "\n", 1);
+    r->mid_row = false;
+    r->rows++;
+}
+
+void of_rows_array_begin(of_rows *r)
+{
+    put(r, "{", 1);
+    r->mid_row = false;
+}
+
+void of_rows_array_text(of_rows *r, const char *s)
+{
+    if (r->mid_row)
+        put(r, ",", 1);
+    r->mid_row = true;
+    r->rows++;
+    if (!s) {
+        put(r, "NULL", 4);
+        return;
+    }
+    size_t n = strlen(s);
+    if (!reserve(r, 2 * n + 2))
+        return;
+    char *o = r->buf + r->len;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"' || s[i] == '\\')
+            *o++ = '\\';
+        *o++ = s[i];
+    }
+    *o++ = '"';
+    r->len = (size_t)(o - r->buf);
+    r->buf[r->len] = '\0';
+}
+
+void of_rows_array_int(of_rows *r, int64_t v)
+{
+    char b[24];
+    int n = snprintf(b, sizeof b, "%" PRId64, v);
+    if (r->mid_row)
+        put(r, ",", 1);
+    r->mid_row = true;
+    r->rows++;
+    put(r, b, (size_t)n);
+}
+
+void of_rows_array_end(of_rows *r)
+{
+    put(r, "}", 1);
+    r->mid_row = false;
+}
