@@ -92,12 +92,9 @@ void dash_h_balance_ledger(dash_req *rq, dash_resp *rs)
     PQclear(r);
 }
 
-/* GET /api/v1/recharge-daily?day&processor — the R6 record (recharge_daily_v's rows), newest
- * day first. The view counts every breach ever recorded; this query counts only those of
- * the page's days: the page's rows from recharge_processor_days (processors × days, small)
- * fix its oldest day, and breaches are read from that day on (breaches_observed), so a rich
- * breach history costs nothing. Rows with breaches but no lease work that day (an R5 breach
- * of someone who never locked) come from the breaches side, as in the view. */
+/* GET /api/v1/recharge-daily?day&processor — the R6 record (recharge_daily_v), newest day
+ * first: one row per processor and shop day, breaches counted as they are recorded
+ * (0008_daily_records_speed.sql), read through recharge_processor_days_day. */
 void dash_h_recharge_daily(dash_req *rq, dash_resp *rs)
 {
     static const char *const known[] = {"day", "processor", NULL};
@@ -113,34 +110,14 @@ void dash_h_recharge_daily(dash_req *rq, dash_resp *rs)
     api_fetch_limit(&pg, lim, sizeof lim);
     const char *p[] = {day, processor, api_nz(pg.after_key), pg.after_id[0] ? pg.after_id : NULL,
                        lim};
-    PGresult *r = dash_sql(
-        rq, rs,
-        "WITH lo AS (SELECT CASE WHEN count(*) = $5::int THEN min(k.day) "
-        "ELSE '-infinity'::date END AS day FROM (SELECT day FROM recharge_processor_days "
-        "WHERE ($1::date IS NULL OR day = $1) AND ($2::text IS NULL OR processor = $2) "
-        "AND ($3::date IS NULL OR (day, processor) < ($3, $4::text)) "
-        "ORDER BY day DESC, processor DESC LIMIT $5::int) k), "
-        "tz AS (SELECT recharge_shop_tz() AS tz) "
-        "SELECT coalesce(c.day, b.day) AS day, coalesce(c.processor, b.actor) AS processor, "
-        "coalesce(c.locked, 0) AS locked, coalesce(c.succeeded, 0) AS succeeded, "
-        "coalesce(c.failed, 0) AS failed, coalesce(c.suspended, 0) AS suspended, "
-        "coalesce(c.amount, 0) AS amount, coalesce(b.breaches, 0) AS breaches "
-        "FROM (SELECT d.* FROM recharge_processor_days d, lo WHERE d.day >= lo.day "
-        "AND ($1::date IS NULL OR d.day = $1) AND ($2::text IS NULL OR d.processor = $2) "
-        "AND ($3::date IS NULL OR d.day <= $3)) c "
-        "FULL JOIN (SELECT (x.observed_at AT TIME ZONE tz.tz)::date AS day, x.actor, "
-        "count(*) AS breaches FROM breaches x, lo, tz "
-        "WHERE x.rule IN ('R1', 'R2', 'R3', 'R5') AND x.actor IS NOT NULL "
-        "AND x.observed_at >= (greatest(lo.day, coalesce($1, lo.day))::timestamp "
-        "AT TIME ZONE tz.tz) "
-        "AND ($1::date IS NULL OR x.observed_at < (($1 + 1)::timestamp AT TIME ZONE tz.tz)) "
-        "AND ($3::date IS NULL OR x.observed_at < (($3 + 1)::timestamp AT TIME ZONE tz.tz)) "
-        "AND ($2::text IS NULL OR x.actor = $2) GROUP BY 1, 2) b "
-        "ON b.day = c.day AND b.actor = c.processor "
-        "WHERE ($3::date IS NULL OR (coalesce(c.day, b.day), coalesce(c.processor, b.actor)) "
-        "< ($3, $4::text)) "
-        "ORDER BY 1 DESC, 2 DESC LIMIT $5::int",
-        5, p);
+    PGresult *r = dash_sql(rq, rs,
+                           "SELECT day, processor, locked, succeeded, failed, suspended, amount, "
+                           "breaches FROM recharge_daily_v "
+                           "WHERE ($1::date IS NULL OR day = $1) "
+                           "AND ($2::text IS NULL OR processor = $2) "
+                           "AND ($3::date IS NULL OR (day, processor) < ($3, $4::text)) "
+                           "ORDER BY day DESC, processor DESC LIMIT $5::int",
+                           5, p);
     if (!r)
         return;
     dash_json(rs, 200, dash_page_result(r, &pg, "day", "processor"));

@@ -39,7 +39,8 @@ def psql(sql, *args):
     cmd = ["psql", DATABASE_URL, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"]
     for i, a in enumerate(args):
         cmd += ["-v", f"p{i}={a}"]
-    return subprocess.run(cmd + ["-c", sql], check=True, capture_output=True,
+    # from stdin: psql interpolates :'p0' there, not in -c
+    return subprocess.run(cmd + ["-f", "-"], input=sql, check=True, capture_output=True,
                           text=True).stdout.strip()
 
 
