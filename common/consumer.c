@@ -388,7 +388,9 @@ static int fence_partitions(consumer *c, of_rows *arr, of_error *err)
 }
 
 /* Marks items whose (source, id) is already in applied_events as duplicates: one query
- * with the batch's sources and ids as two arrays (the n-th element of each is item n). */
+ * with the batch's sources and ids as two arrays (the n-th element of each is item n). One
+ * index probe per item (the LATERAL ... LIMIT 1): a plain join is planned as a hash join
+ * over the whole table while it is young (under ~200,000 rows), a scan per batch. */
 static int dedupe_in_db(consumer *c, of_rows *src, of_rows *ids, of_error *err)
 {
     size_t pending = 0;
@@ -413,7 +415,8 @@ static int dedupe_in_db(consumer *c, of_rows *src, of_rows *ids, of_error *err)
     const char *params[] = {src->buf, ids->buf};
     PGresult *r = of_db_exec(c->db,
                              "SELECT u.n - 1 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY "
-                             "AS u(s, i, n) JOIN applied_events a ON a.source = u.s AND a.id = u.i",
+                             "AS u(s, i, n) CROSS JOIN LATERAL (SELECT 1 FROM applied_events a "
+                             "WHERE a.source = u.s AND a.id = u.i LIMIT 1) AS hit",
                              2, params, err);
     if (!r)
         return -1;

@@ -177,17 +177,9 @@ void of_rows_array_begin(of_rows *r)
     r->mid_row = false;
 }
 
-void of_rows_array_text(of_rows *r, const char *s)
+/* Appends n bytes of s as a quoted array element, '"' and '\\' escaped. */
+static void array_quoted(of_rows *r, const char *s, size_t n)
 {
-    if (r->mid_row)
-        put(r, ",", 1);
-    r->mid_row = true;
-    r->rows++;
-    if (!s) {
-        put(r, "NULL", 4);
-        return;
-    }
-    size_t n = strlen(s);
     if (!reserve(r, 2 * n + 2))
         return;
     char *o = r->buf + r->len;
@@ -202,14 +194,64 @@ void of_rows_array_text(of_rows *r, const char *s)
     r->buf[r->len] = '\0';
 }
 
-void of_rows_array_int(of_rows *r, int64_t v)
+static void array_sep(of_rows *r)
 {
-    char b[24];
-    int n = snprintf(b, sizeof b, "%" PRId64, v);
     if (r->mid_row)
         put(r, ",", 1);
     r->mid_row = true;
     r->rows++;
+}
+
+void of_rows_array_text(of_rows *r, const char *s)
+{
+    array_sep(r);
+    if (!s)
+        put(r, "NULL", 4);
+    else
+        array_quoted(r, s, strlen(s));
+}
+
+void of_rows_array_json(of_rows *r, const json_t *v)
+{
+    switch (v ? json_typeof(v) : JSON_NULL) {
+    case JSON_STRING:
+        array_sep(r);
+        array_quoted(r, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        of_rows_array_int(r, (int64_t)json_integer_value(v));
+        break;
+    case JSON_TRUE:
+        array_sep(r);
+        put(r, "t", 1);
+        break;
+    case JSON_FALSE:
+        array_sep(r);
+        put(r, "f", 1);
+        break;
+    case JSON_NULL:
+        array_sep(r);
+        put(r, "NULL", 4);
+        break;
+    default: { /* object, array, real: JSON text */
+        char *js = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        array_sep(r);
+        if (!js) {
+            r->failed = true;
+            break;
+        }
+        array_quoted(r, js, strlen(js));
+        free(js);
+        break;
+    }
+    }
+}
+
+void of_rows_array_int(of_rows *r, int64_t v)
+{
+    char b[24];
+    int n = snprintf(b, sizeof b, "%" PRId64, v);
+    array_sep(r);
     put(r, b, (size_t)n);
 }
 

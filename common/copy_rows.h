@@ -37,6 +37,9 @@ void of_rows_end(of_rows *r);
 void of_rows_array_begin(of_rows *r);
 void of_rows_array_text(of_rows *r, const char *s); /* NULL: NULL element */
 void of_rows_array_int(of_rows *r, int64_t v);
+/* A JSON value as an element: NULL or null → NULL, string → itself, number → digits,
+ * true/false → t/f, object/array → compact JSON text (for jsonb[]); quoted and escaped. */
+void of_rows_array_json(of_rows *r, const json_t *v);
 void of_rows_array_end(of_rows *r); /* NUL-terminates: r->buf is the literal */
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "json_fast.h"
 #include "json_schema.h"
 #include "schemas_embedded.h"
 
@@ -220,8 +221,11 @@ static json_t *parse_json(const void *buf, size_t len, const char *what, size_t 
                      ((const unsigned char *)buf)[bad], bad);
         return NULL;
     }
+    json_t *j = of_json_fast_object(buf, len); /* NULL: not the common shape, or not valid */
+    if (j)
+        return j;
     json_error_t jerr;
-    json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | flags, &jerr);
+    j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | flags, &jerr);
     if (!j)
         of_error_set(err, "%s is not valid JSON: %s (line %d, column %d)", what, jerr.text,
                      jerr.line, jerr.column);

@@ -77,31 +77,59 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The text PostgreSQL's items_key() (0003, 0007) makes of one item: sku, "×", and qty as
+ * jsonb prints it. The worker stores items as jansson's JSON text, so a whole number is its
+ * digits and a real (2.0, accepted as an integer by the schema) is what jansson wrote. */
+static char *item_key(const json_t *item)
+{
+    const json_t *sku = json_object_get(item, "sku"), *qty = json_object_get(item, "qty");
+    if (!json_is_string(sku) || !json_is_number(qty))
+        return NULL; /* ->> gives NULL, and string_agg skips it */
+    char num[32], *dumped = NULL;
+    const char *q = num;
+    if (json_is_integer(qty))
+        snprintf(num, sizeof num, "%lld", (long long)json_integer_value(qty));
+    else if (!(q = dumped = json_dumps(qty, JSON_ENCODE_ANY)))
+        return NULL;
+    size_t n = json_string_length(sku), nq = strlen(q);
+    char *out = malloc(n + 2 + nq + 1);
+    if (out) {
+        memcpy(out, json_string_value(sku), n);
+        memcpy(out + n, "\xc3\x97", 2);
+        memcpy(out + n + 2, q, nq + 1);
+    }
+    free(dumped);
+    return out;
+}
+
 char *items_key(const json_t *items)
 {
-    size_t n = json_array_size(items), len = 1;
+    size_t n = json_array_size(items), len = 1, have = 0;
     char **keys = calloc(n ? n : 1, sizeof *keys);
     if (!keys)
         return NULL;
     for (size_t i = 0; i < n; i++) {
-        const json_t *it = json_array_get(items, i);
-        char buf[160];
-        snprintf(buf, sizeof buf, "%s\xc3\x97%lld", order_str(it, "sku"),
-                 (long long)json_number_value(json_object_get(it, "qty")));
-        keys[i] = strdup(buf);
-        len += strlen(buf) + 1;
-    }
-    qsort(keys, n, sizeof *keys, cmp_str);
-    char *out = malloc(len);
-    if (out) {
-        out[0] = '\0';
-        for (size_t i = 0; i < n; i++) {
-            if (i)
-                strcat(out, ";");
-            strcat(out, keys[i] ? keys[i] : "");
+        char *k = item_key(json_array_get(items, i));
+        if (k) {
+            keys[have++] = k;
+            len += strlen(k) + 1;
         }
     }
-    for (size_t i = 0; i < n; i++)
+    /* byte order: the SQL function sorts with COLLATE "C" (0007) */
+    qsort(keys, have, sizeof *keys, cmp_str);
+    char *out = have ? malloc(len) : NULL; /* no items: NULL, as string_agg of no rows */
+    if (out) {
+        char *o = out;
+        for (size_t i = 0; i < have; i++) {
+            if (i)
+                *o++ = ';';
+            size_t kl = strlen(keys[i]);
+            memcpy(o, keys[i], kl);
+            o += kl;
+        }
+        *o = '\0';
+    }
+    for (size_t i = 0; i < have; i++)
         free(keys[i]);
     free(keys);
     return out;

@@ -71,8 +71,10 @@ void task_close(of_item *it, json_t *task, const char *by);
 int ledger_add(order_ctx *ctx, of_item *it, const char *buyer, int64_t delta, const char *order_id,
                const char *kind, const char *staff, const char *reason, int64_t *after);
 
-/* "sku×qty;..." of an items array, sorted: two orders of the same goods have the same key. */
-char *items_key(const json_t *items); /* malloc'd */
+/* "sku×qty;..." of an items array, sorted bytewise: two orders of the same goods have the
+ * same key. The same text as PostgreSQL's items_key(items) (0007), which orders.items_key
+ * holds and remittance-worker matches against (M5). malloc'd; NULL for no items. */
+char *items_key(const json_t *items);
 
 /* ---- handlers ------------------------------------------------------------------------ */
 

@@ -8,6 +8,8 @@
 #include "money.h"
 #include "order_apply.h"
 
+/* One index probe per id (LATERAL ... LIMIT 1: a join or = ANY is planned as a scan of the
+ * whole table while it is small), locking in the order of the array, which is sorted. */
 static const char load_orders_sql[] =
     "SELECT json_build_object('order_id', order_id, 'shop_id', shop_id, 'buyer_id', buyer_id, "
     "'state', state, 'total', total::text, 'postage', postage::text, 'auction', auction, "
@@ -18,24 +20,24 @@ static const char load_orders_sql[] =
     "'version', version, 'address', address, 'struck_skus', struck_skus, 'ship_by', ship_by, "
     "'refund_from', refund_from, 'refunded', refunded::text, 'note_seq', "
     "(SELECT coalesce(max(n.seq), 0) FROM order_notes n WHERE n.order_id = o.order_id))::text "
-    "FROM orders o WHERE order_id IN (SELECT json_array_elements_text($1::json)) "
-    "ORDER BY order_id FOR UPDATE";
+    "FROM unnest($1::text[]) AS k(id) CROSS JOIN LATERAL (SELECT * FROM orders o "
+    "WHERE o.order_id = k.id LIMIT 1 FOR UPDATE) AS o";
 
 static const char load_tasks_sql[] =
     "SELECT json_build_object('task_id', task_id, 'order_id', order_id, 'kind', kind, "
     "'assignee', assignee, 'status', status, 'created_at', created_at, 'detail', detail)::text "
-    "FROM tasks WHERE status = 'open' AND order_id IN "
-    "(SELECT json_array_elements_text($1::json)) ORDER BY task_id";
+    "FROM tasks WHERE status = 'open' AND order_id = ANY ($1::text[]) ORDER BY task_id";
 
-static const char ensure_buyers_sql[] =
-    "INSERT INTO buyer_balances (buyer_id) SELECT json_array_elements_text($1::json) "
+/* Buyers' rows exist once their first order or balance event is applied: they are locked as
+ * they are (one statement), and only the missing ones are inserted, then locked. */
+static const char insert_buyers_sql[] =
+    "INSERT INTO buyer_balances (buyer_id) SELECT b FROM unnest($1::text[]) AS b ORDER BY b "
     "ON CONFLICT DO NOTHING";
 
 static const char load_remits_sql[] =
     "SELECT json_build_object('remit_id', remit_id, 'buyer_id', buyer_id, 'items', items, "
     "'staff', staff)::text FROM remittances WHERE NOT placed_on_shop AND duplicate_order_id "
-    "IS NULL AND buyer_id IN (SELECT json_array_elements_text($1::json)) ORDER BY ordered_at, "
-    "remit_id";
+    "IS NULL AND buyer_id = ANY ($1::text[]) ORDER BY ordered_at, remit_id";
 
 static const char save_remit_dups_sql[] =
     "UPDATE remittances r SET duplicate_order_id = u.order_id, updated_at = now() "
@@ -44,25 +46,38 @@ static const char save_remit_dups_sql[] =
 
 static const char load_buyers_sql[] =
     "SELECT buyer_id, (balance * 100)::bigint FROM buyer_balances "
-    "WHERE buyer_id IN (SELECT json_array_elements_text($1::json)) ORDER BY buyer_id FOR UPDATE";
-
+    "WHERE buyer_id = ANY ($1::text[]) ORDER BY buyer_id FOR UPDATE";
 #define ORDER_COLUMNS                                                                              \
     "order_id, shop_id, buyer_id, state, total, postage, auction, items, created_at, "             \
     "paid_at, paid_amount, pay_method, printed_at, waybill_no, shipped_at, carrier, closed, "      \
     "closed_at, close_reason, version, address, struck_skus, ship_by, refund_from, refunded"
 
-static const char save_orders_sql[] =
-    "INSERT INTO orders (" ORDER_COLUMNS ") SELECT " ORDER_COLUMNS
-    " FROM json_populate_recordset(NULL::orders, $1::json) "
-    "ON CONFLICT (order_id) DO UPDATE SET state = EXCLUDED.state, total = EXCLUDED.total, "
-    "postage = EXCLUDED.postage, items = EXCLUDED.items, paid_at = EXCLUDED.paid_at, "
-    "paid_amount = EXCLUDED.paid_amount, pay_method = EXCLUDED.pay_method, "
-    "printed_at = EXCLUDED.printed_at, waybill_no = EXCLUDED.waybill_no, "
-    "shipped_at = EXCLUDED.shipped_at, carrier = EXCLUDED.carrier, closed = EXCLUDED.closed, "
-    "closed_at = EXCLUDED.closed_at, close_reason = EXCLUDED.close_reason, "
-    "version = EXCLUDED.version, address = EXCLUDED.address, "
-    "struck_skus = EXCLUDED.struck_skus, ship_by = EXCLUDED.ship_by, "
-    "refund_from = EXCLUDED.refund_from, refunded = EXCLUDED.refunded, updated_at = now()";
+/* Orders read from PostgreSQL are written back with one UPDATE over typed arrays (one per
+ * column, the n-th element of each is row n): only the columns a rule can change, since
+ * shop, buyer, items, postage, auction and created_at are fixed by order.created. */
+static const char *const update_columns[] = {
+    "order_id",    "state",      "total",        "paid_at",    "paid_amount",
+    "pay_method",  "printed_at", "waybill_no",   "shipped_at", "carrier",
+    "closed",      "closed_at",  "close_reason", "version",    "address",
+    "struck_skus", "ship_by",    "refund_from",  "refunded"};
+enum { UPDATE_COLUMNS = sizeof update_columns / sizeof *update_columns };
+
+static const char update_orders_sql[] =
+    "UPDATE orders o SET state = u.state, total = u.total, paid_at = u.paid_at, "
+    "paid_amount = u.paid_amount, pay_method = u.pay_method, printed_at = u.printed_at, "
+    "waybill_no = u.waybill_no, shipped_at = u.shipped_at, carrier = u.carrier, "
+    "closed = u.closed, closed_at = u.closed_at, close_reason = u.close_reason, "
+    "version = u.version, address = u.address, struck_skus = u.struck_skus, "
+    "ship_by = u.ship_by, refund_from = u.refund_from, refunded = u.refunded, "
+    "updated_at = now() "
+    "FROM unnest($1::text[], $2::text[], $3::numeric[], $4::timestamptz[], $5::numeric[], "
+    "$6::text[], $7::timestamptz[], $8::text[], $9::timestamptz[], $10::text[], "
+    "$11::boolean[], $12::timestamptz[], $13::text[], $14::integer[], $15::text[], "
+    "$16::jsonb[], $17::date[], $18::timestamptz[], $19::numeric[]) "
+    "AS u(order_id, state, total, paid_at, paid_amount, pay_method, printed_at, waybill_no, "
+    "shipped_at, carrier, closed, closed_at, close_reason, version, address, struck_skus, "
+    "ship_by, refund_from, refunded) WHERE o.order_id = ANY ($1::text[]) "
+    "AND o.order_id = u.order_id";
 
 /* New orders and notes go in with COPY: no JSON to build here or to parse there. */
 static const char *const order_columns[] = {
@@ -72,7 +87,8 @@ static const char *const order_columns[] = {
     "carrier",     "closed",      "closed_at",  "close_reason", "version",
     "address",     "struck_skus", "ship_by",    "refund_from",  "refunded"};
 
-static const char copy_orders_sql[] = "COPY orders (" ORDER_COLUMNS ") FROM STDIN";
+/* items_key last: computed here (items_key() in C), not by PostgreSQL per row (0007) */
+static const char copy_orders_sql[] = "COPY orders (" ORDER_COLUMNS ", items_key) FROM STDIN";
 
 #define NOTE_COLUMNS                                                                               \
     "order_id, seq, code, template, params, author, noted_at, rendered, rendered_hans, "           \
@@ -141,12 +157,32 @@ static int run_json(of_db *db, const char *sql, json_t *arg, of_error *err)
     return err->msg[0] ? -1 : 0;
 }
 
-/* One COPY row per object of rows, its columns in the order of cols. */
-static void copy_row(of_rows *out, const json_t *row, const char *const *cols, size_t ncols)
+/* One COPY row's fields of an object, its columns in the order of cols (no row end). */
+static void copy_fields(of_rows *out, const json_t *row, const char *const *cols, size_t ncols)
 {
     for (size_t c = 0; c < ncols; c++)
         of_rows_json(out, json_object_get(row, cols[c]));
+}
+
+static void copy_row(of_rows *out, const json_t *row, const char *const *cols, size_t ncols)
+{
+    copy_fields(out, row, cols, ncols);
     of_rows_end(out);
+}
+
+/* The UPDATE of existing orders: the arrays are built in cols[], one per column. */
+static int update_orders(of_db *db, of_rows *cols, size_t nrows, of_error *err)
+{
+    if (!nrows)
+        return 0;
+    const char *params[UPDATE_COLUMNS];
+    for (size_t c = 0; c < UPDATE_COLUMNS; c++) {
+        of_rows_array_end(&cols[c]);
+        if (!of_rows_ok(&cols[c]))
+            return of_error_set(err, "out of memory");
+        params[c] = cols[c].buf;
+    }
+    return of_db_run(db, update_orders_sql, UPDATE_COLUMNS, params, err);
 }
 
 static int run_copy(of_db *db, const char *sql, of_rows *rows, of_error *err)
@@ -160,16 +196,6 @@ static void add_unique(json_t *set, const char *s)
 {
     if (s && *s)
         json_object_set_new(set, s, json_true());
-}
-
-static json_t *keys_array(json_t *set)
-{
-    json_t *arr = json_array();
-    const char *k;
-    json_t *v;
-    json_object_foreach(set, k, v) json_array_append_new(arr, json_string(k));
-    json_decref(set);
-    return arr;
 }
 
 /* Parses each row's JSON text and hands it to add. */
@@ -217,6 +243,48 @@ static void add_remit(void *arg, json_t *r)
     json_array_append(list, r);
 }
 
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The keys of set as a text[] literal in arr, in byte order (rows are locked in that order
+ * by every worker, so two never wait for each other in a cycle). */
+static int text_array(of_rows *arr, json_t *set, of_error *err)
+{
+    size_t n = json_object_size(set), i = 0;
+    const char **keys = malloc((n ? n : 1) * sizeof *keys);
+    if (!keys)
+        return of_error_set(err, "out of memory");
+    const char *k;
+    json_t *v;
+    json_object_foreach(set, k, v) keys[i++] = k;
+    qsort(keys, n, sizeof *keys, cmp_key);
+    of_rows_reset(arr);
+    of_rows_array_begin(arr);
+    for (i = 0; i < n; i++)
+        of_rows_array_text(arr, keys[i]);
+    of_rows_array_end(arr);
+    free(keys);
+    return of_rows_ok(arr) ? 0 : of_error_set(err, "out of memory");
+}
+
+/* Locks the balances of the buyers in set that have a row, into ctx->balances (cents). */
+static int lock_buyers(order_ctx *ctx, of_db *db, json_t *set, of_rows *arr, of_error *err)
+{
+    if (text_array(arr, set, err))
+        return -1;
+    const char *p[] = {arr->buf};
+    PGresult *r = of_db_exec(db, load_buyers_sql, 1, p, err);
+    if (!r)
+        return -1;
+    for (int row = 0; row < PQntuples(r); row++)
+        json_object_set_new(ctx->balances, PQgetvalue(r, row, 0),
+                            json_integer(atoll(PQgetvalue(r, row, 1))));
+    PQclear(r);
+    return 0;
+}
+
 int order_store_load(order_ctx *ctx, of_db *db, const of_batch *batch, of_error *err)
 {
     json_t *ids = json_object(), *buyers = json_object();
@@ -232,20 +300,27 @@ int order_store_load(order_ctx *ctx, of_db *db, const of_batch *batch, of_error 
         if (strncmp(it->ev.type, "balance.", 8) == 0 || strcmp(it->ev.type, "order.created") == 0)
             add_unique(buyers, json_string_value(json_object_get(it->ev.data, "buyer_id")));
     }
-    json_t *id_list = keys_array(ids);
-    json_incref(id_list);
-    PGresult *r = exec_json(db, load_orders_sql, id_list, err);
-    if (!r) {
-        int empty = json_array_size(id_list) == 0;
-        json_decref(id_list);
+    if (json_object_size(ids) == 0) {
+        json_decref(ids);
         json_decref(buyers);
-        return empty ? 0 : -1;
+        return 0;
     }
-    each_row(r, add_order, ctx);
-    PQclear(r);
-    r = exec_json(db, load_tasks_sql, id_list, err);
-    if (!r)
+    of_rows arr;
+    of_rows_init(&arr);
+    int rc = text_array(&arr, ids, err);
+    json_decref(ids);
+    const char *idp[] = {arr.buf};
+    PGresult *r = rc ? NULL : of_db_exec(db, load_orders_sql, 1, idp, err);
+    if (r) {
+        each_row(r, add_order, ctx);
+        PQclear(r);
+        r = of_db_exec(db, load_tasks_sql, 1, idp, err);
+    }
+    if (!r) {
+        of_rows_free(&arr);
+        json_decref(buyers);
         return -1;
+    }
     each_row(r, add_task, ctx);
     PQclear(r);
     /* a balance deduction in a price change touches the order's buyer */
@@ -256,39 +331,55 @@ int order_store_load(order_ctx *ctx, of_db *db, const of_batch *batch, of_error 
                                    json_object_get(ctx->orders.rows, it->ev.subject), "buyer_id")));
     }
     if (json_object_size(buyers) == 0) {
+        of_rows_free(&arr);
         json_decref(buyers);
         return 0;
     }
-    json_t *buyer_list = keys_array(buyers);
-    json_incref(buyer_list);
-    json_incref(buyer_list);
-    if (run_json(db, ensure_buyers_sql, buyer_list, err)) {
-        json_decref(buyer_list);
-        json_decref(buyer_list);
-        return -1;
+    /* lock the buyers' balances (in buyer order: workers never deadlock) */
+    rc = lock_buyers(ctx, db, buyers, &arr, err);
+    if (rc == 0) {
+        /* rows of buyers no event named before: inserted, then locked like the others */
+        json_t *missing = json_object();
+        const char *b;
+        json_t *v;
+        json_object_foreach(buyers, b, v) if (!json_object_get(ctx->balances, b))
+            json_object_set_new(missing, b, json_true());
+        if (json_object_size(missing)) {
+            rc = text_array(&arr, missing, err);
+            const char *p[] = {arr.buf};
+            if (rc == 0)
+                rc = of_db_run(db, insert_buyers_sql, 1, p, err);
+            if (rc == 0)
+                rc = lock_buyers(ctx, db, missing, &arr, err);
+        }
+        json_decref(missing);
     }
-    r = exec_json(db, load_buyers_sql, buyer_list, err);
-    if (!r) {
-        json_decref(buyer_list);
-        return -1;
+    if (rc == 0)
+        rc = text_array(&arr, buyers, err);
+    if (rc == 0) {
+        const char *p[] = {arr.buf};
+        r = of_db_exec(db, load_remits_sql, 1, p, err);
+        if (r) {
+            each_row(r, add_remit, ctx);
+            PQclear(r);
+        } else {
+            rc = -1;
+        }
     }
-    for (int row = 0; row < PQntuples(r); row++)
-        json_object_set_new(ctx->balances, PQgetvalue(r, row, 0),
-                            json_integer(atoll(PQgetvalue(r, row, 1))));
-    PQclear(r);
-    r = exec_json(db, load_remits_sql, buyer_list, err);
-    if (!r)
-        return -1;
-    each_row(r, add_remit, ctx);
-    PQclear(r);
-    return 0;
+    of_rows_free(&arr);
+    json_decref(buyers);
+    return rc;
 }
 
 int order_store_save(order_ctx *ctx, of_db *db, of_error *err)
 {
-    json_t *orders = json_array();
-    of_rows rows;
+    of_rows rows, cols[UPDATE_COLUMNS];
     of_rows_init(&rows);
+    for (size_t c = 0; c < UPDATE_COLUMNS; c++) {
+        of_rows_init(&cols[c]);
+        of_rows_array_begin(&cols[c]);
+    }
+    size_t updated = 0;
     const char *id;
     json_t *v;
     json_object_foreach(ctx->orders.dirty, id, v)
@@ -296,12 +387,23 @@ int order_store_save(order_ctx *ctx, of_db *db, of_error *err)
         json_t *row = json_object_get(ctx->orders.rows, id);
         if (!row)
             continue;
-        if (json_object_get(ctx->orders.loaded, id))
-            json_array_append(orders, row);
-        else
-            copy_row(&rows, row, order_columns, sizeof order_columns / sizeof *order_columns);
+        if (json_object_get(ctx->orders.loaded, id)) {
+            for (size_t c = 0; c < UPDATE_COLUMNS; c++)
+                of_rows_array_json(&cols[c], json_object_get(row, update_columns[c]));
+            updated++;
+        } else {
+            copy_fields(&rows, row, order_columns, sizeof order_columns / sizeof *order_columns);
+            char *key = items_key(json_object_get(row, "items"));
+            of_rows_text(&rows, key);
+            free(key);
+            of_rows_end(&rows);
+        }
     }
     int rc = run_copy(db, copy_orders_sql, &rows, err);
+    if (rc == 0)
+        rc = update_orders(db, cols, updated, err);
+    for (size_t c = 0; c < UPDATE_COLUMNS; c++)
+        of_rows_free(&cols[c]);
     of_rows_reset(&rows);
     json_t *new_tasks = json_array(), *closed = json_array();
     json_object_foreach(ctx->notes, id, v)
@@ -326,16 +428,17 @@ int order_store_save(order_ctx *ctx, of_db *db, of_error *err)
                 json_array_append(closed, t);
         }
     }
-    if (rc || run_json(db, save_orders_sql, orders, err) ||
-        run_json(db, insert_tasks_sql, new_tasks, err) ||
-        run_json(db, close_tasks_sql, closed, err)) {
-        if (rc) {
-            json_decref(orders);
-            json_decref(new_tasks);
-            json_decref(closed);
-        }
+    if (rc) {
+        json_decref(new_tasks);
+        json_decref(closed);
         return -1;
     }
+    if (run_json(db, insert_tasks_sql, new_tasks, err)) {
+        json_decref(closed);
+        return -1;
+    }
+    if (run_json(db, close_tasks_sql, closed, err))
+        return -1;
     /* only the balances that have new ledger entries change */
     json_t *changed = json_object();
     size_t i;
@@ -347,12 +450,14 @@ int order_store_save(order_ctx *ctx, of_db *db, of_error *err)
     json_incref(ctx->ledger);
     json_incref(ctx->refunds);
     json_incref(ctx->remit_dups);
-    if (run_json(db, save_ledger_sql, ctx->ledger, err) ||
-        run_json(db, save_balances_sql, changed, err) ||
-        run_json(db, save_refunds_sql, ctx->refunds, err) ||
-        run_json(db, save_remit_dups_sql, ctx->remit_dups, err))
-        return -1;
-    return 0;
+    /* each run_json takes its argument, run or not */
+    int failed = run_json(db, save_ledger_sql, ctx->ledger, err);
+    failed = failed ? (json_decref(changed), -1) : run_json(db, save_balances_sql, changed, err);
+    failed = failed ? (json_decref(ctx->refunds), -1)
+                    : run_json(db, save_refunds_sql, ctx->refunds, err);
+    failed = failed ? (json_decref(ctx->remit_dups), -1)
+                    : run_json(db, save_remit_dups_sql, ctx->remit_dups, err);
+    return failed ? -1 : 0;
 }
 
 void order_set_free(order_set *set)

@@ -83,6 +83,22 @@ def peak_rss(proc):
         return int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1))
 
 
+def cpu_s(pid):
+    """utime + stime of a process in seconds (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def backend_pids():
+    """The PostgreSQL backends of order-worker (application_name order-worker)."""
+    out = psql("SELECT pid FROM pg_stat_activity WHERE application_name = 'order-worker'")
+    return [int(p) for p in out.split()]
+
+
 def wait_for(pred, timeout, what):
     t0 = time.time()
     while time.time() - t0 < timeout:
@@ -128,15 +144,23 @@ def main():
         wait_for(lambda: metric(metrics(), "orderflow_events_consumed_total") > 0, 60,
                  "the worker's first batch")
         t0 = time.time()
+        # CPU per event (wall-clock is noisy on a shared machine): the worker process and
+        # its PostgreSQL backend, from the first batch to the last
+        bpids = backend_pids()
+        cpu0 = (cpu_s(w.pid), sum(cpu_s(p) for p in bpids))
         # a kept stack holds earlier runs' events: they come back as duplicates
         done = lambda: (metric(m := metrics(), "orderflow_events_applied_total") +
                         metric(m, "orderflow_events_duplicate_total"))
         wait_for(lambda: done() >= n_events + earlier, 900, "all events applied")
         t1 = time.time()
+        cpu1 = (cpu_s(w.pid), sum(cpu_s(p) for p in bpids))
         applied = int(psql(f"SELECT count(*) FROM applied_events WHERE id LIKE '{run}-%'"))
         rate = n_events / (t1 - t0)
         print(f"  worker: {applied} applied in {t1 - t0:.2f} s = {rate:,.0f} events/s "
               f"(G1/G2 on: offsets and dedupe in each transaction)", flush=True)
+        print(f"  CPU per event: worker {(cpu1[0] - cpu0[0]) * 1e6 / n_events:.1f} us, "
+              f"PostgreSQL backend {(cpu1[1] - cpu0[1]) * 1e6 / n_events:.1f} us; load average "
+              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
 
         mix_rate = float("nan")
         hwm_bulk = peak_rss(w)
@@ -183,7 +207,8 @@ def main():
     # the physical limit: COPY of the same rows into the same PostgreSQL
     a_csv, o_csv = f"{STACK}/bench-applied.csv", f"{STACK}/bench-orders.csv"
     psql(f"\\copy (SELECT * FROM applied_events WHERE id LIKE '{run}-%') TO '{a_csv}' CSV")
-    # generated columns (items_key) are computed by PostgreSQL on COPY, not copied
+    # generated columns (if any) are computed by PostgreSQL on COPY, not copied; orders.items_key
+    # is a plain column since 0007 (the worker computes it), so it is copied like the others
     cols = psql("SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) "
                 "FROM information_schema.columns WHERE table_name = 'orders' "
                 "AND is_generated = 'NEVER'")

@@ -82,6 +82,26 @@ static void test_array(void)
     of_rows_free(&r);
 }
 
+/* jsonb[], numeric[], boolean[] ... elements from JSON values (order-worker's UPDATE) */
+static void test_array_json(void)
+{
+    of_rows r;
+    of_rows_init(&r);
+    json_t *v = json_pack("[s,i,b,b,n,[s],{s:s}]", "15.00", -3, 1, 0, "SKU\"1", "k", "a\\b");
+    of_rows_array_begin(&r);
+    for (size_t i = 0; i < json_array_size(v); i++)
+        of_rows_array_json(&r, json_array_get(v, i));
+    of_rows_array_json(&r, NULL);
+    of_rows_array_end(&r);
+    /* JSON text is quoted as one element, its quotes and backslashes escaped once more */
+    CHECK_STR(r.buf, "{\"15.00\",-3,t,f,NULL,\"[\\\"SKU\\\\\\\"1\\\"]\","
+                     "\"{\\\"k\\\":\\\"a\\\\\\\\b\\\"}\",NULL}");
+    CHECK(r.rows == 8);
+    CHECK(of_rows_ok(&r));
+    json_decref(v);
+    of_rows_free(&r);
+}
+
 static void test_growth(void)
 {
     of_rows r;
@@ -106,6 +126,7 @@ int main(void)
     test_copy_text();
     test_copy_json();
     test_array();
+    test_array_json();
     test_growth();
     return TEST_DONE();
 }

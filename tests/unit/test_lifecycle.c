@@ -3,6 +3,7 @@
  * events (of_event_decode), and the handlers are called directly — then once more through
  * order_apply_one, which adds the version count and the per-event savepoint. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "event.h"
 #include "notes.h"
@@ -527,6 +528,35 @@ static void test_apply_one(void)
     order_ctx_free(&ctx);
 }
 
+/* M5: the key order-worker writes to orders.items_key is the text of PostgreSQL's
+ * items_key(items) (0007): "sku×qty" sorted bytewise, joined by ';'; reals as jansson writes
+ * them (jsonb prints 2.0 as 2.0); NULL for no items, as string_agg of no rows. */
+static void test_items_key(void)
+{
+    json_t *items = json_loads("[{\"sku\":\"b\",\"qty\":2},{\"sku\":\"B\",\"qty\":2.0},"
+                               "{\"sku\":\"a\",\"qty\":1},{\"sku\":\"款號\",\"qty\":3}]",
+                               0, NULL);
+    char *k = items_key(items);
+    CHECK_STR(k, "B\xc3\x97"
+                 "2.0;a\xc3\x97"
+                 "1;b\xc3\x97"
+                 "2;款號\xc3\x97"
+                 "3");
+    free(k);
+    json_decref(items);
+    char longsku[200];
+    memset(longsku, 'x', sizeof longsku - 1);
+    longsku[sizeof longsku - 1] = '\0';
+    items = json_pack("[{s:s,s:i}]", "sku", longsku, "qty", 9999);
+    k = items_key(items); /* never cut short */
+    CHECK(k && strlen(k) == strlen(longsku) + 2 + 4);
+    free(k);
+    json_decref(items);
+    items = json_array();
+    CHECK(items_key(items) == NULL);
+    json_decref(items);
+}
+
 int main(void)
 {
     of_error err = {{0}};
@@ -538,6 +568,7 @@ int main(void)
         fprintf(stderr, "setup: %s\n", err.msg);
         return 1;
     }
+    test_items_key();
     test_created();
     test_created_remitted();
     test_paid();
