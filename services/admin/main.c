@@ -172,8 +172,8 @@ static int user(const of_config *cfg, int argc, char **argv)
         fprintf(stderr, "NAME must be 1 to 127 bytes\n");
         return 2;
     }
-    if (strcmp(role, "staff") && strcmp(role, "assistant") && strcmp(role, "supervisor") &&
-        strcmp(role, "operations")) {
+    if (strcmp(role, "staff") != 0 && strcmp(role, "assistant") != 0 &&
+        strcmp(role, "supervisor") != 0 && strcmp(role, "operations") != 0) {
         fprintf(stderr, "ROLE must be one of staff, assistant, supervisor, operations (got %s)\n",
                 role);
         return 2;

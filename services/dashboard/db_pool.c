@@ -31,7 +31,7 @@ dash_pool *dash_pool_new(const char *url, int size, int statement_timeout_ms)
     if (!p)
         return NULL;
     p->url = strdup(url);
-    p->free_conns = calloc((size_t)size, sizeof *p->free_conns);
+    p->free_conns = calloc((size_t)size, sizeof(PGconn *));
     if (!p->url || !p->free_conns) {
         free(p->url);
         free(p->free_conns);

@@ -21,15 +21,20 @@ const char *need(of_item *it, const char *field, const char *when, const char *r
 int need_sku(of_item *it, const json_t *o, const char *field)
 {
     const char *sku = opt(it, field);
-    size_t i;
+    if (!sku) {
+        of_item_reject(it, "data.%s: required (the sku of an item of the order)", field);
+        return 0;
+    }
+    size_t i, j;
     json_t *item, *struck;
     json_array_foreach(json_object_get(o, "items"), i, item)
     {
-        if (strcmp(order_str(item, "sku"), sku ? sku : "") != 0)
+        if (strcmp(order_str(item, "sku"), sku) != 0)
             continue;
-        json_array_foreach(json_object_get(o, "struck_skus"), i, struck)
+        json_array_foreach(json_object_get(o, "struck_skus"), j, struck)
         {
-            if (strcmp(json_string_value(struck), sku) == 0) {
+            const char *gone = json_string_value(struck);
+            if (gone && strcmp(gone, sku) == 0) {
                 of_item_reject(it, "data.%s: \"%.64s\" was struck from order \"%.64s\"", field, sku,
                                order_str(o, "order_id"));
                 return 0;
@@ -37,8 +42,8 @@ int need_sku(of_item *it, const json_t *o, const char *field)
         }
         return 1;
     }
-    of_item_reject(it, "data.%s: \"%.64s\" is not an item of order \"%.64s\"", field,
-                   sku ? sku : "", order_str(o, "order_id"));
+    of_item_reject(it, "data.%s: \"%.64s\" is not an item of order \"%.64s\"", field, sku,
+                   order_str(o, "order_id"));
     return 0;
 }
 

@@ -53,12 +53,10 @@ static int parse_args(int argc, char **argv, options *o)
             o->check = 1;
         else if (strcmp(argv[i], "--rate") == 0 && i + 1 < argc)
             o->rate = atof(argv[++i]);
-        else if (argv[i][0] == '-' && argv[i][1])
-            return -1;
-        else if (!o->path)
-            o->path = argv[i];
+        else if ((argv[i][0] == '-' && argv[i][1]) || o->path)
+            return -1; /* an unknown option, or a second file */
         else
-            return -1;
+            o->path = argv[i];
     }
     return o->path ? 0 : -1;
 }
@@ -152,6 +150,13 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Exit code 2, as for any failure to read the input; nothing was published yet. */
+static _Noreturn void out_of_memory(void)
+{
+    fprintf(stderr, "out of memory\n");
+    exit(2);
+}
+
 int main(int argc, char **argv)
 {
     options o;
@@ -204,17 +209,13 @@ int main(int argc, char **argv)
         if (n == cap) {
             cap = cap ? cap * 2 : 1024;
             line *nl = realloc(lines, cap * sizeof *nl);
-            if (!nl) {
-                fprintf(stderr, "out of memory\n");
-                return 2;
-            }
+            if (!nl)
+                out_of_memory();
             lines = nl;
         }
         lines[n].text = malloc(len);
-        if (!lines[n].text) {
-            fprintf(stderr, "out of memory\n");
-            return 2;
-        }
+        if (!lines[n].text)
+            out_of_memory();
         memcpy(lines[n].text, buf, len);
         lines[n].len = len;
         lines[n].lineno = lineno;
@@ -233,8 +234,10 @@ int main(int argc, char **argv)
         rc = bad ? 1 : 0;
     } else {
         rd_kafka_t *rk = producer_new(&cfg);
-        if (!rk)
-            return 2;
+        if (!rk) {
+            rc = 2;
+            goto done;
+        }
         double t0 = now_s();
         size_t sent = 0;
         for (size_t i = 0; i < n; i++) {
@@ -267,6 +270,7 @@ int main(int argc, char **argv)
         printf("\n");
         rc = failed || sent < n ? 1 : 0;
     }
+done:
     for (size_t i = 0; i < n; i++)
         free(lines[i].text);
     free(lines);
