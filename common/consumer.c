@@ -775,8 +775,9 @@ static int consumer_start(consumer *c, of_error *err)
         "group.id", c->group, "enable.auto.commit", "false", "enable.auto.offset.store", "false",
         "auto.offset.reset", "earliest", "enable.partition.eof", "false", "session.timeout.ms",
         "10000", "heartbeat.interval.ms", "2000",
-        /* bounded prefetch: keeps the worker within 64 MiB */
-        "queued.max.messages.kbytes", "4096", "queued.min.messages", "20000", "fetch.max.bytes",
+        /* bounded prefetch, per partition (6 or more per worker): 1 MiB each is over a
+         * batch of BATCH_MAX events, and keeps the worker within 64 MiB */
+        "queued.max.messages.kbytes", "1024", "queued.min.messages", "5000", "fetch.max.bytes",
         "2097152", "partition.assignment.strategy", "cooperative-sticky", NULL};
     rd_kafka_conf_t *conf = of_kafka_conf_new(c->cfg, defaults, err);
     if (!conf)
