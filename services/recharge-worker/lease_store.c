@@ -1,6 +1,6 @@
-/* lease_store.c — the lease API of lease.h over the SQL functions of 0004_recharge.sql. Each
- * call is one statement (a batch of leases as a JSON array), so a desk with hundreds of
- * leases makes a handful of round trips per round. */
+/* lease_store.c — the lease API of lease.h over the SQL functions of 0004_recharge.sql (and
+ * 0006_recharge_faster.sql). Each call is one statement (a batch of leases as a JSON array),
+ * so a desk with hundreds of leases makes a handful of round trips per round. */
 #include "lease.h"
 
 #include <jansson.h>

@@ -11,7 +11,8 @@ KAFKA_BOOTSTRAP). Prints figures; asserts nothing. Phases:
     same clients and batch sizes: (a) a raw FOR UPDATE SKIP LOCKED lock-and-complete
     script on a copy of the recharges table, (b) the lease protocol recharge-worker uses
     (recharge_lock + recharge_finish: fencing, attempts, R1/R2/R3 checks, daily counts).
-    The ratio is (b) / (a).
+    The ratio is (b) / (a). The two alternate in slices (raw ours, ours raw, ...), so a
+    shared machine's drifting load weighs on both alike.
  3. re-take: a worker holding K leases is killed (kill -9); another re-takes them: the time
     from each lease's last renewal to its re-take, min / median / max (R1: 10.0 - 10.5 s).
 """
@@ -49,6 +50,11 @@ def psql(sql):
 
 def log(msg):
     print(msg, flush=True)
+
+
+def load():
+    """The machine's load averages (1, 5, 15 min): figures from a shared machine vary."""
+    return "load average %.2f, %.2f, %.2f" % os.getloadavg()
 
 
 def publish_requests(run, n, account):
@@ -200,14 +206,26 @@ def pgbench(script, clients, seconds):
 
 
 def lease_cycle(a, run, desk_batch=None):
-    log(f"  lease cycle (lock + complete), pgbench -M prepared -c {a.clients} -T {a.seconds}, "
+    slice_s = max(1, a.seconds // a.slices)
+    log(f"  lease cycle (lock + complete), pgbench -M prepared -c {a.clients}, {a.slices} slices "
+        f"of {slice_s} s each, raw and ours alternating (ABBA), {load()}, "
         f"same PostgreSQL, same queue shape and indexes:")
     results = []
     for batch in a.batches:
         n = int(a.fill_per_batch * batch)
         fill(f"{run}-L{batch}", n)
-        raw = pgbench(RAW.format(batch=batch), a.clients, a.seconds) * batch
-        ours = pgbench(OURS.format(batch=batch, tz=TZ), a.clients, a.seconds) * batch
+        # alternating slices (raw, ours, ours, raw, ...): a shared machine's load drifts, and
+        # would otherwise favour whichever script ran in the quieter half
+        raws, ourss = [], []
+        for k in range(a.slices):
+            order = ("raw", "ours") if k % 2 == 0 else ("ours", "raw")
+            for which in order:
+                if which == "raw":
+                    raws.append(pgbench(RAW.format(batch=batch), a.clients, slice_s) * batch)
+                else:
+                    ourss.append(pgbench(OURS.format(batch=batch, tz=TZ), a.clients,
+                                         slice_s) * batch)
+        raw, ours = statistics.mean(raws), statistics.mean(ourss)
         left_raw = int(psql("SELECT count(*) FROM bench_lease_q WHERE state = 'queued'"))
         left = int(psql(f"SELECT count(*) FROM recharges WHERE order_id LIKE '{run}-L{batch}-%' "
                         "AND state = 'queued'"))
@@ -283,7 +301,11 @@ def main():
     ap.add_argument("--latency-ms", type=int, default=50)
     ap.add_argument("--concurrency", type=int, default=256)
     ap.add_argument("--clients", type=int, default=4)
-    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--seconds", type=int, default=10,
+                    help="lease cycle: seconds of pgbench per script and batch size")
+    ap.add_argument("--slices", type=int, default=2,
+                    help="lease cycle: the seconds split in this many runs, raw and ours "
+                         "alternating (raw ours, ours raw, ...)")
     ap.add_argument("--batches", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8],
                     help="lease-cycle batch sizes, besides the desk's own (measured in phase 1)")
     ap.add_argument("--fill-per-batch", type=int, default=40000)
@@ -294,6 +316,8 @@ def main():
     skip = set(filter(None, a.skip.split(",")))
     run = f"rb{int(time.time())}"
     log(f"orderflow recharge benchmark ({run}), {os.cpu_count()} cores; logs in {OUT}")
+    versions = psql("SELECT string_agg(version, ' ' ORDER BY version) FROM schema_migrations")
+    log(f"  migrations: {versions}; {load()}")
     prov = harness.ProviderProc(os.path.join(OUT, "provider.log")).start()
     try:
         desk_batch = None
@@ -302,10 +326,13 @@ def main():
             desk_batch = max(1, int(round(per_lock)))
             if desk_batch not in a.batches:
                 a.batches.append(desk_batch)
+            log(f"  ({load()})")
         if "lease" not in skip:
             lease_cycle(a, run, desk_batch)
+            log(f"  ({load()})")
         if "retake" not in skip:
             retake(a, run, prov)
+            log(f"  ({load()})")
     finally:
         prov.kill()
 
