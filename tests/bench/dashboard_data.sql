@@ -19,14 +19,14 @@ SELECT 'bo-' || g, 'shop' || (g % 50), 'buyer' || (g % 100000),
        (100 + g % 900)::numeric(14,2), 10, g % 7 = 0,
        jsonb_build_array(jsonb_build_object('sku', 'SKU-' || (g % 5000), 'qty', 1 + g % 3,
                                             'price', (90 + g % 900)::text)),
-       now() - (g % 7776000) * interval '1 second',
-       CASE WHEN g % 4 > 0 THEN now() - (g % 7776000) * interval '1 second' + interval '5 min' END,
+       now() - ((g::bigint * 7919) % 7776000) * interval '1 second',
+       CASE WHEN g % 4 > 0 THEN now() - ((g::bigint * 7919) % 7776000) * interval '1 second' + interval '5 min' END,
        CASE WHEN g % 4 > 0 THEN (100 + g % 900)::numeric(14,2) END,
        CASE WHEN g % 4 > 0 THEN 'card' END,
-       CASE WHEN g % 4 > 1 THEN now() - (g % 7776000) * interval '1 second' + interval '2 h' END,
+       CASE WHEN g % 4 > 1 THEN now() - ((g::bigint * 7919) % 7776000) * interval '1 second' + interval '2 h' END,
        g % 10 = 0,
-       CASE WHEN g % 4 > 0 THEN (now() - (g % 7776000) * interval '1 second')::date + 1 END,
-       CASE WHEN g % 4 > 0 THEN now() - (g % 7776000) * interval '1 second' + interval '24 h' END,
+       CASE WHEN g % 4 > 0 THEN (now() - ((g::bigint * 7919) % 7776000) * interval '1 second')::date + 1 END,
+       CASE WHEN g % 4 > 0 THEN now() - ((g::bigint * 7919) % 7776000) * interval '1 second' + interval '24 h' END,
        '台北市信義區市府路' || (g % 300) || '號'
   FROM generate_series(1, :orders) g;
 
@@ -35,7 +35,7 @@ INSERT INTO order_notes (order_id, seq, code, template, params, author, noted_at
                          rendered_hans, rendered_en, event_source, event_id)
 SELECT 'bo-' || g, s, (ARRAY['A1', 'A5', 'A13', 'A16', 'F3'])[s], 'bench',
        jsonb_build_object('staff', '小王'), (ARRAY['小王', '阿美', '王主管'])[1 + (g + s) % 3],
-       now() - (g % 7776000) * interval '1 second' + s * interval '1 min',
+       now() - ((g::bigint * 7919) % 7776000) * interval '1 second' + s * interval '1 min',
        '小王 ' || to_char(now(), 'MM/DD') || ' 買家要求取消訂單，已通知助理取消運單（第' || s || '則）',
        '小王 ' || to_char(now(), 'MM/DD') || ' 买家要求取消订单，已通知助理取消运单（第' || s || '则）',
        '小王 ' || to_char(now(), 'MM/DD') || ' buyer asked to cancel; assistant told (note ' || s || ')',
@@ -48,27 +48,27 @@ INSERT INTO tasks (order_id, kind, assignee, status, created_at, closed_at, clos
 SELECT 'bo-' || (g * 5), (ARRAY['cancel_waybill', 'fix_waybill', 'relist', 'register_refund'])[1 + g % 4],
        (ARRAY['阿美', '小張', 'registrar', '小王'])[1 + g % 4],
        CASE WHEN g % 4 = 0 THEN 'open' ELSE 'done' END,
-       now() - (g % 7776000) * interval '1 second',
+       now() - ((g::bigint * 7919) % 7776000) * interval '1 second',
        CASE WHEN g % 4 <> 0 THEN now() END, CASE WHEN g % 4 <> 0 THEN '阿美' END,
        'shop/bench', 'bench-task-' || g
   FROM generate_series(1, :orders / 5) g;
 
 INSERT INTO breaches (rule, subject_id, actor, deadline, observed_at)
 SELECT (ARRAY['T1', 'M3', 'R1', 'R3'])[1 + g % 4], 'bench-' || g, '小王',
-       now() - (g % 7776000) * interval '1 second' - interval '1 h',
-       now() - (g % 7776000) * interval '1 second'
+       now() - ((g::bigint * 7919) % 7776000) * interval '1 second' - interval '1 h',
+       now() - ((g::bigint * 7919) % 7776000) * interval '1 second'
   FROM generate_series(1, :orders / 20) g;
 
 INSERT INTO alerts (kind, rule, subject_id, reason, at, payload, published_at, sent_at)
 SELECT 'breach', (ARRAY['T1', 'M3', 'R1', 'R3'])[1 + g % 4], 'bench-' || g, 'deadline passed',
-       now() - (g % 7776000) * interval '1 second', jsonb_build_object('subject_id', 'bench-' || g),
+       now() - ((g::bigint * 7919) % 7776000) * interval '1 second', jsonb_build_object('subject_id', 'bench-' || g),
        now(), now()
   FROM generate_series(1, :orders / 20) g;
 
 INSERT INTO dead_letters (topic, partition, "offset", reason, received_at, payload,
                           payload_text, event_type, event_source, event_id)
 SELECT 'shop.orders', g % 6, g, 'data.order_id: is required',
-       now() - (g % 7776000) * interval '1 second', convert_to('{"bench":' || g || '}', 'UTF8'),
+       now() - ((g::bigint * 7919) % 7776000) * interval '1 second', convert_to('{"bench":' || g || '}', 'UTF8'),
        '{"bench":' || g || '}', 'order.paid', 'shop/shop' || (g % 50), 'bench-dl-' || g
   FROM generate_series(1, :orders / 10) g;
 
@@ -77,27 +77,27 @@ INSERT INTO remittances (remit_id, buyer_id, placed_on_shop, items, address, sta
 SELECT 'br-' || g, 'buyer' || (g % 100000), g % 2 = 0,
        jsonb_build_array(jsonb_build_object('sku', 'SKU-' || (g % 5000), 'qty', 1)),
        '高雄市前鎮區', '小王', (ARRAY['ordered', 'notified', 'verified', 'shipped'])[1 + g % 4],
-       now() - (g % 7776000) * interval '1 second',
-       (now() - (g % 7776000) * interval '1 second')::date,
-       CASE WHEN g % 4 > 0 THEN now() - (g % 7776000) * interval '1 second' + interval '1 h' END,
+       now() - ((g::bigint * 7919) % 7776000) * interval '1 second',
+       (now() - ((g::bigint * 7919) % 7776000) * interval '1 second')::date,
+       CASE WHEN g % 4 > 0 THEN now() - ((g::bigint * 7919) % 7776000) * interval '1 second' + interval '1 h' END,
        CASE WHEN g % 4 > 0 THEN (200 + g % 800)::numeric(14,2) END
   FROM generate_series(1, :orders / 10) g;
 
 INSERT INTO refund_registrations (order_id, buyer_id, channel, account, real_name, amount,
                                   reason, staff, registered_at)
 SELECT 'bo-' || (g * 10), 'buyer' || (g % 100000), 'bank', '0123456789' || g, '陳大文', 50,
-       '缺貨退款', '小王', now() - (g % 7776000) * interval '1 second'
+       '缺貨退款', '小王', now() - ((g::bigint * 7919) % 7776000) * interval '1 second'
   FROM generate_series(1, :orders / 10) g;
 
 INSERT INTO balance_ledger (buyer_id, delta, balance_after, order_id, at, kind, staff)
 SELECT 'buyer' || (g % 100000), 20, 20 * (1 + g / 100000), 'bo-' || g,
-       now() - (g % 7776000) * interval '1 second', 'registered', '小王'
+       now() - ((g::bigint * 7919) % 7776000) * interval '1 second', 'registered', '小王'
   FROM generate_series(1, :orders / 5) g;
 
 INSERT INTO recharges (order_id, shop_id, account, product, face_value, amount, requested_at,
                        state, result, result_at, handled_at, handled_by, last_processor)
 SELECT 'bq-' || g, 'shop1', '1380013' || lpad(g::text, 4, '0'), 'mobile', 100, 98,
-       now() - (g % 7776000) * interval '1 second',
+       now() - ((g::bigint * 7919) % 7776000) * interval '1 second',
        (ARRAY['succeeded', 'failed', 'suspended', 'queued'])[1 + g % 4],
        CASE WHEN g % 4 < 2 THEN (ARRAY['success', 'failed'])[1 + g % 2] END,
        CASE WHEN g % 4 < 2 THEN now() END, CASE WHEN g % 4 < 2 THEN now() END,
@@ -105,7 +105,7 @@ SELECT 'bq-' || g, 'shop1', '1380013' || lpad(g::text, 4, '0'), 'mobile', 100, 9
   FROM generate_series(1, 10000) g;
 
 INSERT INTO audit_log (at, actor, role, action, target, outcome)
-SELECT now() - (g % 7776000) * interval '1 second', '小王', 'staff', 'task.complete',
+SELECT now() - ((g::bigint * 7919) % 7776000) * interval '1 second', '小王', 'staff', 'task.complete',
        'bo-' || g, 'ok'
   FROM generate_series(1, :orders / 10) g;
 
