@@ -235,6 +235,13 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                 e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "" : " (lost)");
         batch_drop_partitions(&c->batch, parts);
         batch_drop_partitions(&c->next, parts);
+        /* the lag of a partition is its owner's to report: summed over replicas, a gauge
+         * left at its last value here would count that lag twice */
+        for (int k = 0; k < parts->cnt; k++) {
+            int32_t p = parts->elems[k].partition;
+            if (p >= 0 && p < 64 && c->m.lag[p])
+                of_metric_set(c->m.lag[p], 0);
+        }
         if (cooperative) {
             rd_kafka_error_t *ke = rd_kafka_incremental_unassign(rk, parts);
             if (ke)
