@@ -9,7 +9,11 @@
  * Every use of the desk by a staff member or supervisor is a heartbeat (kind staff), so R5
  * readiness and processors_v see the people at the desk. A recharge account is personal
  * data: shown in full only to the holder of that order's lease (who tops it up) and to
- * supervisors; masked for everyone else. */
+ * supervisors; masked for everyone else.
+ *
+ * Suspended orders (R4) are settled one at a time or many at once (resolve-bulk: the selected
+ * ids, or every suspended order a recharge-list filter matches, at most API_BULK_CAP), each
+ * through recharge_resolve; retry queues the order for a new attempt id (R7). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -412,20 +416,229 @@ void dash_h_desk_resolve(dash_req *rq, dash_resp *rs)
     json_decref(audit);
 }
 
+/* ---- resolving many (R4) ---- */
+
+/* The filters of the recharge list (GET /recharges and a bulk resolve's filter). */
+static const char *const recharge_filters[] = {"state", "order_id", "processor",
+                                               "from",  "to",       NULL};
+static const char *const recharge_states[] = {"queued", "locked",    "succeeded",
+                                              "failed", "suspended", NULL};
+/* Ids resolved per statement: bounds one statement's time and row locks. */
+#define RESOLVE_CHUNK 500
+
+/* body.ids: 1..API_BULK_CAP order ids (strings of 1 to 64 bytes), duplicates dropped;
+ * a new array, or NULL with a 400 set. */
+static json_t *order_ids(dash_resp *rs, const json_t *ids)
+{
+    if (!json_is_array(ids) || json_array_size(ids) == 0) {
+        dash_error(rs, 400, "ids must be a non-empty array of order ids");
+        return NULL;
+    }
+    if (json_array_size(ids) > API_BULK_CAP) {
+        dash_error(rs, 400, "ids: at most %d at a time (got %zu)", API_BULK_CAP,
+                   json_array_size(ids));
+        return NULL;
+    }
+    json_t *seen = json_object(), *out = json_array();
+    size_t i;
+    const json_t *v;
+    json_array_foreach((json_t *)ids, i, v)
+    {
+        const char *s = json_string_value(v);
+        if (!s || !*s || strlen(s) > 64) {
+            dash_error(rs, 400, "ids[%zu] must be an order id of 1 to 64 characters", i);
+            json_decref(seen);
+            json_decref(out);
+            return NULL;
+        }
+        if (!json_object_get(seen, s)) {
+            json_object_set_new(seen, s, json_true());
+            json_array_append_new(out, json_string(s));
+        }
+    }
+    json_decref(seen);
+    return out;
+}
+
+/* The suspended orders a filter matches, newest request first, at most API_BULK_CAP (and
+ * *capped when there were more); NULL with a 400 or a database error set. */
+static json_t *filtered_ids(dash_req *rq, dash_resp *rs, const json_t *filter, bool *capped)
+{
+    api_args a;
+    api_args_json(&a, rq, filter);
+    api_range tr;
+    const char *state, *order_id, *processor;
+    if (api_args_known(&a, rs, recharge_filters) ||
+        api_enum(&a, rs, "state", recharge_states, &state) ||
+        api_text(&a, rs, "order_id", 64, &order_id) ||
+        api_text(&a, rs, "processor", 128, &processor) || api_range_read(&a, rs, &tr))
+        return NULL;
+    if (state && strcmp(state, "suspended") != 0) {
+        dash_error(rs, 400, "filter.state must be suspended: only a suspended order is resolved");
+        return NULL;
+    }
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", API_BULK_CAP + 1);
+    const char *p[] = {order_id, processor, api_nz(tr.from), api_nz(tr.to), lim};
+    PGresult *r = dash_sql(rq, rs,
+                           "SELECT order_id FROM recharges WHERE state = 'suspended' "
+                           "AND ($1::text IS NULL OR order_id = $1) "
+                           "AND ($2::text IS NULL OR last_processor = $2 OR handled_by = $2) "
+                           "AND ($3::timestamptz IS NULL OR requested_at >= $3) "
+                           "AND ($4::timestamptz IS NULL OR requested_at < $4) "
+                           "ORDER BY requested_at DESC, order_id DESC LIMIT $5::int",
+                           5, p);
+    if (!r)
+        return NULL;
+    json_t *out = json_array();
+    for (int i = 0; i < PQntuples(r) && i < API_BULK_CAP; i++)
+        json_array_append_new(out, json_string(PQgetvalue(r, i, 0)));
+    *capped = PQntuples(r) > API_BULK_CAP;
+    PQclear(r);
+    return out;
+}
+
+/* Resolves ids[from, from + RESOLVE_CHUNK) with recharge_resolve, in order_id order (two
+ * overlapping bulk resolves lock rows in the same order); counts the resolved and appends the
+ * others to skipped with the reason. -1 with the response set. */
+static int resolve_chunk(dash_req *rq, dash_resp *rs, const json_t *ids, size_t from,
+                         const char *outcome, const char *ref, long *resolved, json_t *skipped)
+{
+    json_t *part = json_array();
+    for (size_t i = from; i < json_array_size(ids) && i < from + RESOLVE_CHUNK; i++)
+        json_array_append(part, json_array_get(ids, i));
+    char *pj = json_dumps(part, JSON_COMPACT);
+    json_decref(part);
+    if (!pj) {
+        dash_error(rs, 500, "out of memory");
+        return -1;
+    }
+    /* r.state is read with the statement's snapshot: the state before this statement */
+    const char *p[] = {rq->user->name, pj, outcome, ref, rq->app->cfg.shop_tz};
+    PGresult *r = dash_sql(rq, rs,
+                           "WITH want AS (SELECT DISTINCT json_array_elements_text($2::json) "
+                           "AS order_id), res AS (SELECT w.order_id, "
+                           "recharge_resolve($1, w.order_id, $3, $4, $5) AS state "
+                           "FROM (SELECT order_id FROM want ORDER BY order_id) w) "
+                           "SELECT res.order_id, res.state, r.state FROM res "
+                           "LEFT JOIN recharges r ON r.order_id = res.order_id "
+                           "ORDER BY res.order_id",
+                           5, p);
+    free(pj);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++) {
+        if (!PQgetisnull(r, i, 1)) {
+            (*resolved)++;
+            continue;
+        }
+        char why[160];
+        if (PQgetisnull(r, i, 2))
+            snprintf(why, sizeof why, "no such recharge order");
+        else if (strcmp(PQgetvalue(r, i, 2), "suspended") == 0)
+            snprintf(why, sizeof why, "not suspended any more (resolved by someone else just now)");
+        else
+            snprintf(why, sizeof why, "not suspended any more: it is %s", PQgetvalue(r, i, 2));
+        json_array_append_new(
+            skipped, json_pack("{s:s,s:s}", "order_id", PQgetvalue(r, i, 0), "reason", why));
+    }
+    PQclear(r);
+    return 0;
+}
+
+static void resolve_bulk(dash_req *rq, dash_resp *rs, json_t *audit)
+{
+    json_t *body = dash_body_object(rq, rs);
+    if (!body)
+        return;
+    json_t *ids = NULL;
+    const char *outcome, *ref;
+    const json_t *given_ids = json_object_get(body, "ids");
+    const json_t *filter = json_object_get(body, "filter");
+    if (api_body_keys(rs, body,
+                      (const char *const[]){"outcome", "provider_ref", "ids", "filter", NULL}) ||
+        api_body_str(rs, body, "outcome", true, &outcome) ||
+        api_body_str(rs, body, "provider_ref", false, &ref))
+        goto out;
+    if (strcmp(outcome, "success") != 0 && strcmp(outcome, "failed") != 0 &&
+        strcmp(outcome, "retry") != 0) {
+        dash_error(rs, 400, "outcome must be one of success, failed, retry");
+        goto out;
+    }
+    if (ref && strlen(ref) > 200) {
+        dash_error(rs, 400, "provider_ref is too long (at most 200 bytes)");
+        goto out;
+    }
+    if ((given_ids && filter) || (!given_ids && !filter)) {
+        dash_error(rs, 400,
+                   "give either ids (the selected orders) or filter (every suspended order "
+                   "matching), not %s",
+                   given_ids ? "both" : "neither");
+        goto out;
+    }
+    json_object_set_new(audit, "outcome", json_string(outcome));
+    bool capped = false;
+    if (filter) {
+        if (!json_is_object(filter)) {
+            dash_error(rs, 400, "filter must be an object of the recharge list's filters");
+            goto out;
+        }
+        json_object_set(audit, "filter", (json_t *)filter);
+        ids = filtered_ids(rq, rs, filter, &capped);
+    } else {
+        ids = order_ids(rs, given_ids);
+        if (ids)
+            json_object_set(audit, "ids", ids);
+    }
+    if (!ids || heartbeat(rq, rs))
+        goto out;
+    long resolved = 0;
+    json_t *skipped = json_array();
+    for (size_t i = 0; i < json_array_size(ids); i += RESOLVE_CHUNK)
+        if (resolve_chunk(rq, rs, ids, i, outcome, ref, &resolved, skipped))
+            break;
+    /* the orders of earlier chunks stay resolved after a failed one: say how many */
+    json_object_set_new(audit, "requested", json_integer((json_int_t)json_array_size(ids)));
+    json_object_set_new(audit, "resolved", json_integer(resolved));
+    json_object_set_new(audit, "skipped", json_integer((json_int_t)json_array_size(skipped)));
+    if (rs->status) {
+        json_decref(skipped);
+        goto out;
+    }
+    json_t *ans = json_pack("{s:I,s:o,s:b}", "resolved", (json_int_t)resolved, "skipped", skipped,
+                            "capped", capped);
+    if (capped)
+        json_object_set_new(ans, "message",
+                            json_sprintf("only the first %d matching orders were taken: run it "
+                                         "again for the rest",
+                                         API_BULK_CAP));
+    dash_json(rs, 200, ans);
+out:
+    json_decref(ids);
+    json_decref(body);
+}
+
+/* POST /api/v1/desk/resolve-bulk {outcome, provider_ref?, ids | filter} (R4, R7) */
+void dash_h_desk_resolve_bulk(dash_req *rq, dash_resp *rs)
+{
+    json_t *audit = json_object();
+    resolve_bulk(rq, rs, audit);
+    api_audit(rq, rs, "recharge.resolve_bulk", NULL, audit);
+    json_decref(audit);
+}
+
 /* GET /api/v1/recharges?state&order_id&processor&from&to — requested_at desc */
 void dash_h_recharges(dash_req *rq, dash_resp *rs)
 {
-    static const char *const known[] = {"state", "order_id", "processor", "from", "to", NULL};
-    static const char *const states[] = {"queued", "locked",    "succeeded",
-                                         "failed", "suspended", NULL};
     api_args a;
     api_args_query(&a, rq);
     dash_page pg;
     api_range tr;
     const char *state, *order_id, *processor;
-    if (api_args_known(&a, rs, known) || dash_page_read(rq, rs, &pg) ||
+    if (api_args_known(&a, rs, recharge_filters) || dash_page_read(rq, rs, &pg) ||
         api_cursor_check(&pg, rs, API_KEY_TIME, API_KEY_TEXT) ||
-        api_enum(&a, rs, "state", states, &state) || api_text(&a, rs, "order_id", 64, &order_id) ||
+        api_enum(&a, rs, "state", recharge_states, &state) ||
+        api_text(&a, rs, "order_id", 64, &order_id) ||
         api_text(&a, rs, "processor", 128, &processor) || api_range_read(&a, rs, &tr))
         return;
     char lim[24];

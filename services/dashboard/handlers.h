@@ -27,6 +27,9 @@ void dash_h_desk_complete(dash_req *rq, dash_resp *rs); /* POST …/desk/{order_
 void dash_h_desk_release(dash_req *rq, dash_resp *rs);  /* POST …/desk/{order_id}/release */
 void dash_h_desk_resolve(dash_req *rq, dash_resp *rs);  /* POST …/desk/{order_id}/resolve */
 void dash_h_recharges(dash_req *rq, dash_resp *rs);     /* GET /api/v1/recharges */
+
+/* POST /api/v1/desk/resolve-bulk: many suspended orders at once (api_desk.c) */
+void dash_h_desk_resolve_bulk(dash_req *rq, dash_resp *rs);
 /* api_ops.c */
 void dash_h_breaches(dash_req *rq, dash_resp *rs);            /* GET /api/v1/breaches */
 void dash_h_alerts(dash_req *rq, dash_resp *rs);              /* GET /api/v1/alerts */

@@ -21,6 +21,8 @@ const dash_route dash_routes[] = {
     {"POST", "/api/v1/tasks/{task_id}/complete", dash_h_task_complete, DASH_ANY_ROLE, 0},
     {"GET", "/api/v1/desk", dash_h_desk, DASH_STAFF | DASH_SUPERVISOR | DASH_OPERATIONS, 0},
     {"POST", "/api/v1/desk/lock", dash_h_desk_lock, DASH_STAFF | DASH_SUPERVISOR, 0},
+    {"POST", "/api/v1/desk/resolve-bulk", dash_h_desk_resolve_bulk, DASH_STAFF | DASH_SUPERVISOR,
+     0},
     {"POST", "/api/v1/desk/{order_id}/complete", dash_h_desk_complete, DASH_STAFF | DASH_SUPERVISOR,
      0},
     {"POST", "/api/v1/desk/{order_id}/release", dash_h_desk_release, DASH_STAFF | DASH_SUPERVISOR,

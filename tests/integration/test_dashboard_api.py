@@ -6,7 +6,8 @@ it does not allow, 403 without (or with a wrong) X-CSRF-Token on each POST, 400 
 message on bad input; every list walks with limit+cursor without duplicates or gaps and
 refuses a bad cursor. Then the actions: tasks completed through events with the user as
 the actor (A0: A16/A17, F3), refused by the rules (422), refused by rights (403) or because
-done (409); the recharge desk's lease (R1 lock, complete, fencing 409, release, R4 resolve);
+done (409); the recharge desk's lease (R1 lock, complete, fencing 409, release, R4 resolve,
+one or many at once, R7 retry);
 dead-letter replay (G4); remittance verification (M4), day review (M8) and CSV (M7); and
 the audit log of it all.
 """
@@ -295,6 +296,35 @@ BAD_POSTS = [
     ("/desk/it-dash-x/resolve", {"outcome": "later"},
      "outcome must be one of success, failed, retry"),
     ("/desk/it-dash-x/resolve", {}, "outcome is required"),
+    ("/desk/resolve-bulk", {"ids": ["it-dash-x"]}, "outcome is required"),
+    ("/desk/resolve-bulk", {"outcome": "later", "ids": ["it-dash-x"]},
+     "outcome must be one of success, failed, retry"),
+    ("/desk/resolve-bulk", {"outcome": "success"}, "give either ids"),
+    ("/desk/resolve-bulk", {"outcome": "success", "ids": ["it-dash-x"], "filter": {}},
+     "not both"),
+    ("/desk/resolve-bulk", {"outcome": "success", "ids": []},
+     "ids must be a non-empty array of order ids"),
+    ("/desk/resolve-bulk", {"outcome": "success", "ids": "it-dash-x"},
+     "ids must be a non-empty array of order ids"),
+    ("/desk/resolve-bulk", {"outcome": "success", "ids": [f"it-dash-{i}" for i in range(10001)]},
+     "ids: at most 10000 at a time (got 10001)"),
+    ("/desk/resolve-bulk", {"outcome": "success", "ids": ["ok", 5]},
+     "ids[1] must be an order id of 1 to 64 characters"),
+    ("/desk/resolve-bulk", {"outcome": "success", "ids": ["x" * 65]},
+     "ids[0] must be an order id of 1 to 64 characters"),
+    ("/desk/resolve-bulk", {"outcome": "success", "filter": {"state": "queued"}},
+     "filter.state must be suspended"),
+    ("/desk/resolve-bulk", {"outcome": "success", "filter": {"state": "gone"}},
+     "filter.state must be one of queued, locked"),
+    ("/desk/resolve-bulk", {"outcome": "success", "filter": {"from": "yesterday"}},
+     "filter.from must be a date like"),
+    ("/desk/resolve-bulk", {"outcome": "success", "filter": {"colour": "red"}},
+     "filter.colour is not a filter"),
+    ("/desk/resolve-bulk", {"outcome": "success", "filter": []}, "filter must be an object"),
+    ("/desk/resolve-bulk", {"outcome": "success", "filter": {}, "provider_ref": "x" * 201},
+     "provider_ref is too long"),
+    ("/desk/resolve-bulk", {"outcome": "success", "filter": {}, "note": "x"},
+     'unexpected field "note"'),
     ("/dead-letters/replay", {"ids": "1"}, "ids must be a non-empty array"),
     ("/dead-letters/replay", {"filter": {"replayed": "perhaps"}},
      "filter.replayed must be one of true, false"),
@@ -338,7 +368,8 @@ def test_login_bad_input_400(stack):
 
 def test_body_not_json_400(users):
     c = users.of_role("supervisor")
-    for path in ("/tasks/bulk-complete", "/dead-letters/replay", "/desk/x/resolve"):
+    for path in ("/tasks/bulk-complete", "/dead-letters/replay", "/desk/x/resolve",
+                 "/desk/resolve-bulk"):
         r = c.post(API + path, raw=b"{not json")
         assert r.status_code == 400 and "not valid JSON" in error_message(r), r.text
         r = c.post(API + path, raw=b"[1, 2]")
@@ -916,6 +947,126 @@ def test_desk_resolve_suspended(users, db):
     assert r.status_code == 404
     assert [o for o, t, _ in audit_rows(db, staff.name, "recharge.resolve") if t == ids[0]] == \
         ["ok", "refused"]
+
+
+def _suspended(db, prefix, n, requested_at="now()"):
+    """n suspended recharge orders (as test_desk_resolve_suspended makes them): R4, the
+    provider's result of attempt <order>-1 was unknown."""
+    ids = [f"{prefix}-{i}" for i in range(n)]
+    for o in ids:
+        db.all("INSERT INTO recharges (order_id, shop_id, account, product, face_value, amount, "
+               "requested_at, state, attempts, attempt_id, result, handled_at, suspend_reason, "
+               "last_processor) VALUES (%s, 'it-dash', '13800001111', 'mobile-50', 50, 49.5, "
+               f"{requested_at}, 'suspended', 1, %s, 'unknown', now(), 'provider timed out', "
+               "'desk-a')", (o, o + "-1"))
+    return ids
+
+
+def test_desk_resolve_bulk_ids(users, db):
+    """R4 in bulk: the selected suspended orders are settled by the user, one audit row for
+    the call; an order already final, or unknown, is skipped with the reason and unchanged."""
+    staff = users.of_role("staff")
+    prefix = f"it-dashbulkres-{uuid.uuid4().hex[:8]}"
+    a, b, final = _suspended(db, prefix, 3)
+    db.all("UPDATE recharges SET state = 'failed', result = 'failed', handled_by = 'someone' "
+           "WHERE order_id = %s", (final,))
+    before = db.scalar("SELECT coalesce(max(audit_id), 0) FROM audit_log")
+    r = staff.post(API + "/desk/resolve-bulk",
+                   {"outcome": "success", "provider_ref": "ZB7",
+                    "ids": [a, b, final, b, f"{prefix}-nope"]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["resolved"] == 2 and body["capped"] is False, body
+    why = {x["order_id"]: x["reason"] for x in body["skipped"]}
+    assert set(why) == {final, f"{prefix}-nope"}, body
+    assert "not suspended" in why[final] and "failed" in why[final], why
+    assert "no such recharge order" in why[f"{prefix}-nope"], why
+    rows = db.all("SELECT order_id, state, result, handled_by, provider_ref FROM recharges "
+                  "WHERE order_id = ANY(%s) ORDER BY order_id", ([a, b, final],))
+    assert rows == [(a, "succeeded", "success", staff.name, "ZB7"),
+                    (b, "succeeded", "success", staff.name, "ZB7"),
+                    (final, "failed", "failed", "someone", None)], rows
+    # R6: the settled orders count in the user's daily record
+    assert db.scalar("SELECT sum(succeeded) FROM recharge_daily_v WHERE processor = %s",
+                     (staff.name,)) >= 2
+    audit = db.all("SELECT outcome, target, detail FROM audit_log WHERE audit_id > %s AND "
+                   "actor = %s AND action = 'recharge.resolve_bulk'", (before, staff.name))
+    assert len(audit) == 1, audit
+    outcome, target, detail = audit[0]
+    assert outcome == "ok" and target is None
+    assert detail["outcome"] == "success" and detail["resolved"] == 2
+    assert detail["skipped"] == 2 and detail["ids"] == [a, b, final, f"{prefix}-nope"]
+    # the same again: nothing is suspended any more
+    r = staff.post(API + "/desk/resolve-bulk", {"outcome": "failed", "ids": [a]})
+    assert r.status_code == 200 and r.json()["resolved"] == 0, r.text
+    assert "it is succeeded" in r.json()["skipped"][0]["reason"]
+    assert db.scalar("SELECT state FROM recharges WHERE order_id = %s", (a,)) == "succeeded"
+
+
+def test_desk_resolve_bulk_filter(users, db):
+    """Every suspended order a recharge-list filter matches (the filter is always suspended
+    orders): here the ones of this test, by their request time."""
+    sup = users.of_role("supervisor")
+    prefix = f"it-dashbulkf-{uuid.uuid4().hex[:8]}"
+    day = datetime.date(1990, 1, 1) + datetime.timedelta(days=random.randrange(3000))
+    at = f"timestamptz '{day.isoformat()}T12:00:00Z'"
+    db.all("UPDATE recharges SET state = 'failed' WHERE state = 'suspended' AND "
+           "requested_at >= %s::date - 1 AND requested_at < %s::date + 2", (day, day))
+    ids = _suspended(db, prefix, 3, requested_at=at)
+    other = _suspended(db, prefix + "-other", 1)[0]  # suspended now: outside the filter
+    queued = f"{prefix}-queued"
+    db.all("INSERT INTO recharges (order_id, shop_id, account, product, face_value, amount, "
+           f"requested_at) VALUES (%s, 'it-dash', '1', 'mobile-50', 50, 49.5, {at})", (queued,))
+    f = {"state": "suspended", "from": f"{day.isoformat()}T00:00:00Z",
+         "to": f"{(day + datetime.timedelta(days=1)).isoformat()}T00:00:00Z"}
+    listed = sup.ok(API + "/recharges", f)["items"]
+    assert {x["order_id"] for x in listed} == set(ids), listed
+    r = sup.post(API + "/desk/resolve-bulk", {"outcome": "failed", "filter": f})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"resolved": 3, "skipped": [], "capped": False}, r.json()
+    assert db.all("SELECT DISTINCT state, handled_by FROM recharges WHERE order_id = ANY(%s)",
+                  (ids,)) == [("failed", sup.name)]
+    assert db.scalar("SELECT state FROM recharges WHERE order_id = %s", (other,)) == "suspended"
+    assert db.scalar("SELECT state FROM recharges WHERE order_id = %s", (queued,)) == "queued"
+    # the processor filter: who handled it last
+    r = sup.post(API + "/desk/resolve-bulk",
+                 {"outcome": "failed", "filter": {"order_id": other, "processor": "nobody"}})
+    assert r.status_code == 200 and r.json()["resolved"] == 0, r.text
+    r = sup.post(API + "/desk/resolve-bulk",
+                 {"outcome": "failed", "filter": {"order_id": other, "processor": "desk-a"}})
+    assert r.status_code == 200 and r.json()["resolved"] == 1, r.text
+    db.all("UPDATE recharges SET state = 'failed' WHERE order_id = %s", (queued,))
+    (_, _, detail), = [x for x in audit_rows(db, sup.name, "recharge.resolve_bulk")
+                       if x[2].get("filter") == f]
+    assert detail["outcome"] == "failed" and detail["resolved"] == 3 and "ids" not in detail
+
+
+def test_desk_resolve_bulk_retry_new_attempt(users, db):
+    """retry (the provider confirmed the attempt did not top up): the orders go back to the
+    queue; the old attempt goes to the history and the next lock makes a new attempt id, so
+    the provider cannot take it for the old one (R7)."""
+    staff = users.of_role("staff")
+    prefix = f"it-dashbulkrt-{uuid.uuid4().hex[:8]}"
+    db.all("UPDATE recharges SET state = 'failed', locked_by = NULL, lock_expires_at = NULL "
+           "WHERE state IN ('queued', 'locked') AND requested_at < '1971-01-01'")
+    ids = _suspended(db, prefix, 2, requested_at="timestamptz '1970-01-01'")
+    r = staff.post(API + "/desk/resolve-bulk", {"outcome": "retry", "ids": ids})
+    assert r.status_code == 200 and r.json()["resolved"] == 2, r.text
+    rows = db.all("SELECT state, attempt_id, suspend_reason FROM recharges "
+                  "WHERE order_id = ANY(%s)", (ids,))
+    assert rows == [("queued", None, None)] * 2, rows
+    assert db.scalar("SELECT count(*) FROM recharge_attempts WHERE attempt_id = ANY(%s) "
+                     "AND status = 'failed'", ([o + "-1" for o in ids],)) == 2
+    r = staff.post(API + "/desk/lock", {})
+    assert r.status_code == 200, r.text
+    lease = r.json()["lease"]
+    assert lease["order_id"] in ids, lease
+    assert lease["attempt_id"] and lease["attempt_id"] != lease["order_id"] + "-1", lease
+    assert lease["attempt_id"] == lease["order_id"] + "-2", lease
+    db.all("UPDATE recharges SET state = 'failed', locked_by = NULL, lock_expires_at = NULL "
+           "WHERE order_id = ANY(%s)", (ids,))
+    acts = audit_rows(db, staff.name, "recharge.resolve_bulk")
+    assert any(d.get("outcome") == "retry" and d.get("ids") == ids for _, _, d in acts)
 
 
 # ---------------------------------------------------------------------------------------

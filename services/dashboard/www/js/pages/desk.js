@@ -1,7 +1,9 @@
 // desk.js — 直充台, the recharge desk (R1): queue length and head, every order locked now with
 // a live countdown of its lease, the user's own leases (the account to top up; complete as
 // success/failed with the provider's reference, or release), and suspended orders to
-// resolve (success / failed / retry). Updated live: a `desk` event on /api/v1/live
+// resolve (success / failed / retry), one at a time or the checked ones together (POST
+// /api/v1/desk/resolve-bulk, after a confirmation; the answer lists what was skipped and
+// why). Updated live: a `desk` event on /api/v1/live
 // re-fetches GET /api/v1/desk, without reloading the page.
 //
 // Countdowns: the lease ends at lock_expires_at on the DATABASE clock. The browser's clock
@@ -10,7 +12,7 @@
 import { get, post, session } from '../api.js';
 import { t, tv } from '../i18n.js';
 import { h, clear, badge, mono, money, text, timeCell, parseTime, fmtDuration, fmtTime, message, errorMessage,
-  orderLink } from '../dom.js';
+  orderLink, confirmDialog } from '../dom.js';
 import { can, ROLES_DESK_ACT } from '../roles.js';
 
 const DEFAULT_WINDOW_MS = 10000;
@@ -67,6 +69,7 @@ export function render(ctx) {
   const tokens = new Map(); // order_id → lock_token of my leases (from the lock answer or /desk)
   const mineCards = new Map(); // order_id → card element (kept across refreshes: inputs survive)
   const suspRows = new Map(); // order_id → row element of the suspended table
+  const suspSelected = new Set(); // order_ids checked for a bulk resolve (kept across refreshes)
 
   const msgs = h('div.msgs', { 'data-test': 'desk-msgs' });
   const lockBtn = mayAct ? h('button.btn.btn-primary', { type: 'button', 'data-test': 'desk-lock', onclick: lockNext },
@@ -81,15 +84,31 @@ export function render(ctx) {
   const suspBody = h('tbody');
   const queueBody = h('tbody');
   const th = (...keys) => h('thead', h('tr', keys.map((k) => h('th', t(k)))));
+  // suspended: a checkbox per row, one to check every listed row, and "resolve selected as …"
+  const suspAll = mayAct ? h('input', { type: 'checkbox', 'aria-label': t('list.select_page'),
+    'data-test': 'suspended-select-all', onchange: () => {
+      for (const k of suspRows.keys()) (suspAll.checked ? suspSelected.add(k) : suspSelected.delete(k));
+      syncSuspChecks();
+    } }) : null;
+  const suspCount = h('span.sel-count', { 'data-test': 'suspended-selected' });
+  const bulkOutcome = h('select', { name: 'bulk_outcome', 'data-test': 'bulk-resolve-outcome' },
+    ['success', 'failed', 'retry'].map((o) => h('option', { value: o }, tv('outcome.resolve', o))));
+  const bulkRef = h('input', { type: 'text', name: 'bulk_provider_ref', class: 'mono', size: 12, autocomplete: 'off',
+    placeholder: t('col.provider_ref'), 'data-test': 'bulk-resolve-ref' });
+  const bulkBtn = h('button.btn.btn-small.btn-primary', { type: 'button', disabled: true,
+    'data-test': 'bulk-resolve', onclick: resolveSelected }, t('desk.resolve'));
+  const suspBulk = mayAct ? h('div.bulk-bar', { 'data-test': 'suspended-bulk' }, suspCount,
+    h('label.field', h('span.field-label', t('desk.bulk_resolve')), bulkOutcome), bulkRef, bulkBtn) : null;
+  const suspHead = h('thead', h('tr', mayAct ? h('th.c-check', suspAll) : null,
+    ['col.order_id', 'col.product', 'col.face_value', 'col.account', 'col.attempts', 'col.result',
+      'col.suspend_reason', 'col.result_at', 'common.actions'].map((k) => h('th', t(k)))));
   // what needs the user first: their leases, then suspended orders; then who holds what
   // and the queue
   root.append(
     stats,
     h('section.card', h('h2', t('desk.mine')), mineBox),
-    h('section.card', h('h2', t('desk.suspended')),
-      h('div.table-scroll', h('table.grid.grid-compact', { 'data-test': 'desk-suspended' },
-        th('col.order_id', 'col.product', 'col.face_value', 'col.account', 'col.attempts', 'col.result',
-          'col.suspend_reason', 'col.result_at', 'common.actions'),
+    h('section.card', h('h2', t('desk.suspended')), suspBulk,
+      h('div.table-scroll', h('table.grid.grid-compact', { 'data-test': 'desk-suspended' }, suspHead,
         suspBody))),
     h('div.desk-grid',
       h('section.card', h('h2', t('desk.locked')),
@@ -187,13 +206,60 @@ export function render(ctx) {
         t('desk.resolved_msg', { order: r.order_id, outcome: tv('outcome.resolve', outcome.value) }));
     });
     const cells = h('td.c-act', mayAct ? form : null);
+    const check = mayAct ? h('td.c-check', h('input', { type: 'checkbox', 'aria-label': r.order_id,
+      'data-test': 'suspended-check', checked: suspSelected.has(r.order_id), onchange: (e) => {
+        if (e.target.checked) suspSelected.add(r.order_id);
+        else suspSelected.delete(r.order_id);
+        syncSuspChecks();
+      } })) : null;
     const tr = h('tr', { dataset: { key: r.order_id }, 'data-test': 'suspended-row' });
     tr.updateInfo = (x) => {
-      clear(tr).append(h('td', orderLink(x.order_id)), h('td', text(x.product)), h('td.c-num', money(x.face_value)),
+      clear(tr).append(check || '', h('td', orderLink(x.order_id)), h('td', text(x.product)), h('td.c-num', money(x.face_value)),
         h('td', mono(x.account || x.account_masked)), h('td.c-num', text(x.attempts)), h('td', badge('outcome.recharge', x.result)),
         h('td.reason', text(x.suspend_reason)), h('td', timeCell(x.result_at)), cells);
     };
     return tr;
+  }
+
+  // The checkboxes, the select-all box and the bulk button agree with suspSelected.
+  function syncSuspChecks() {
+    if (!mayAct) return;
+    for (const [k, tr] of suspRows) {
+      const box = tr.querySelector('input[type=checkbox]');
+      if (box) box.checked = suspSelected.has(k);
+    }
+    suspAll.checked = suspRows.size > 0 && [...suspRows.keys()].every((k) => suspSelected.has(k));
+    suspAll.disabled = suspRows.size === 0;
+    suspCount.textContent = t('list.selected', { n: suspSelected.size });
+    bulkBtn.disabled = suspSelected.size === 0;
+  }
+
+  // "Resolve selected as …": confirmed first; the answer (resolved, skipped with the reason)
+  // stays on the page until the next message.
+  async function resolveSelected() {
+    const ids = [...suspSelected];
+    if (!ids.length) return;
+    const outcome = bulkOutcome.value;
+    const ok = await confirmDialog(t('desk.bulk_resolve_title'),
+      t('desk.confirm_bulk_resolve', { n: ids.length, outcome: tv('outcome.resolve', outcome) }));
+    if (!ok) return;
+    const body = { outcome, ids };
+    if (bulkRef.value.trim()) body.provider_ref = bulkRef.value.trim();
+    bulkBtn.disabled = true;
+    try {
+      const { data: d } = await post('/desk/resolve-bulk', body);
+      const skipped = Array.isArray(d.skipped) ? d.skipped : [];
+      clearTimeout(msgTimer);
+      clear(msgs).appendChild(message('ok', h('span', { 'data-test': 'bulk-resolve-result' },
+        t('desk.bulk_resolved', { resolved: d.resolved ?? 0, skipped: skipped.length })),
+      skipped.length ? h('ul.skip-list', skipped.slice(0, 20).map((x) =>
+        h('li', h('span.mono', x.order_id), ' ', x.reason || ''))) : null));
+      suspSelected.clear();
+      bulkRef.value = '';
+    } catch (err) {
+      clear(msgs).appendChild(errorMessage(err));
+    }
+    await refresh();
   }
 
   // Keyed update: existing elements (with what the user typed) are kept for the same order.
@@ -265,7 +331,9 @@ export function render(ctx) {
         h('td', timeCell(r.queued_at || r.requested_at)),
         h('td', Number.isNaN(since) ? '' : fmtDuration((now - since) / 1000))));
     }
-    reconcile(suspBody, suspRows, suspended, suspRow, t('desk.none_suspended'), 9);
+    reconcile(suspBody, suspRows, suspended, suspRow, t('desk.none_suspended'), mayAct ? 10 : 9);
+    for (const k of [...suspSelected]) if (!suspRows.has(k)) suspSelected.delete(k); // settled meanwhile
+    syncSuspChecks();
     updated.textContent = t('desk.updated', { time: fmtTime(new Date().toISOString()).slice(11) });
     tick(root);
     window.__deskFetches = (window.__deskFetches || 0) + 1;
