@@ -40,6 +40,9 @@ typedef struct consumer {
     atomic_llong kafka_checked_ms;
     size_t fenced;        /* items of the batch another owner had handled */
     of_rows sql_a, sql_b; /* statement arguments, reused from batch to batch */
+    /* per partition (< 64): the offset it was assigned at, from PostgreSQL; -1 when not
+     * assigned. Until a message of it is taken, that is its position to commit to Kafka. */
+    int64_t assigned_at[64];
     struct {
         of_metric *consumed, *applied, *rejected, *invalid, *duplicates, *batches, *retries;
         of_metric *batch_seconds, *e2e_seconds, *db_up, *kafka_up, *assigned;
@@ -219,9 +222,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
             of_backoff_sleep(attempt);
             of_health_beat();
         }
-        for (int k = 0; k < parts->cnt; k++)
+        for (int k = 0; k < parts->cnt; k++) {
             of_info("assigned %s[%d] from offset %lld", parts->elems[k].topic,
                     parts->elems[k].partition, (long long)parts->elems[k].offset);
+            if (parts->elems[k].partition >= 0 && parts->elems[k].partition < 64)
+                c->assigned_at[parts->elems[k].partition] = parts->elems[k].offset;
+        }
         if (cooperative) {
             rd_kafka_error_t *ke = rd_kafka_incremental_assign(rk, parts);
             if (ke)
@@ -239,8 +245,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
          * left at its last value here would count that lag twice */
         for (int k = 0; k < parts->cnt; k++) {
             int32_t p = parts->elems[k].partition;
-            if (p >= 0 && p < 64 && c->m.lag[p])
-                of_metric_set(c->m.lag[p], 0);
+            if (p >= 0 && p < 64) {
+                c->assigned_at[p] = -1;
+                if (c->m.lag[p])
+                    of_metric_set(c->m.lag[p], 0);
+            }
         }
         if (cooperative) {
             rd_kafka_error_t *ke = rd_kafka_incremental_unassign(rk, parts);
@@ -618,11 +627,17 @@ static void commit_positions(consumer *c)
         return;
     if (parts->cnt && rd_kafka_position(c->rk, parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         rd_kafka_topic_partition_list_t *known = rd_kafka_topic_partition_list_new(parts->cnt);
-        for (int i = 0; i < parts->cnt; i++)
-            if (parts->elems[i].offset >= 0)
-                rd_kafka_topic_partition_list_add(known, parts->elems[i].topic,
-                                                  parts->elems[i].partition)
-                    ->offset = parts->elems[i].offset;
+        for (int i = 0; i < parts->cnt; i++) {
+            int64_t at = parts->elems[i].offset;
+            int32_t p = parts->elems[i].partition;
+            /* nothing taken since the assignment (e.g. its previous owner applied it all,
+             * and that owner's commit was refused in the rebalance): the assigned offset,
+             * from PostgreSQL, is where it stands */
+            if (at < 0 && p >= 0 && p < 64)
+                at = c->assigned_at[p];
+            if (at >= 0)
+                rd_kafka_topic_partition_list_add(known, parts->elems[i].topic, p)->offset = at;
+        }
         if (known->cnt)
             rd_kafka_commit(c->rk, known, 1);
         rd_kafka_topic_partition_list_destroy(known);
@@ -832,6 +847,8 @@ int of_consumer_run(const of_config *cfg, const of_consumer_spec *spec, volatile
                     of_error *err)
 {
     consumer c = {.cfg = cfg, .spec = spec, .stop = stop};
+    for (int p = 0; p < 64; p++)
+        c.assigned_at[p] = -1;
     metrics_setup(&c);
     int rc = consumer_start(&c, err);
     of_health *health = NULL;
