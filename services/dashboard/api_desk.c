@@ -319,10 +319,7 @@ out:
 /* POST /api/v1/desk/{order_id}/complete {lock_token, outcome, provider_ref?} */
 void dash_h_desk_complete(dash_req *rq, dash_resp *rs)
 {
-    json_t *audit = json_object();
-    finish(rq, rs, audit);
-    api_audit(rq, rs, "recharge.complete", rq->nparams ? rq->params[0] : NULL, audit);
-    json_decref(audit);
+    api_audited(rq, rs, "recharge.complete", finish);
 }
 
 static void release(dash_req *rq, dash_resp *rs)
@@ -410,10 +407,7 @@ out:
 /* POST /api/v1/desk/{order_id}/resolve {outcome, provider_ref?} (R4) */
 void dash_h_desk_resolve(dash_req *rq, dash_resp *rs)
 {
-    json_t *audit = json_object();
-    resolve(rq, rs, audit);
-    api_audit(rq, rs, "recharge.resolve", rq->nparams ? rq->params[0] : NULL, audit);
-    json_decref(audit);
+    api_audited(rq, rs, "recharge.resolve", resolve);
 }
 
 /* ---- resolving many (R4) ---- */
@@ -621,10 +615,7 @@ out:
 /* POST /api/v1/desk/resolve-bulk {outcome, provider_ref?, ids | filter} (R4, R7) */
 void dash_h_desk_resolve_bulk(dash_req *rq, dash_resp *rs)
 {
-    json_t *audit = json_object();
-    resolve_bulk(rq, rs, audit);
-    api_audit(rq, rs, "recharge.resolve_bulk", NULL, audit);
-    json_decref(audit);
+    api_audited(rq, rs, "recharge.resolve_bulk", resolve_bulk);
 }
 
 /* GET /api/v1/recharges?state&order_id&processor&from&to — requested_at desc */

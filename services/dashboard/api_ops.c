@@ -225,8 +225,5 @@ out:
 /* POST /api/v1/dead-letters/replay {ids | filter} */
 void dash_h_dead_letters_replay(dash_req *rq, dash_resp *rs)
 {
-    json_t *audit = json_object();
-    replay(rq, rs, audit);
-    api_audit(rq, rs, "deadletter.replay", NULL, audit);
-    json_decref(audit);
+    api_audited(rq, rs, "deadletter.replay", replay);
 }

@@ -100,10 +100,7 @@ out:
 /* POST /api/v1/remittances/{remit_id}/verify {amount} (M4) */
 void dash_h_remittance_verify(dash_req *rq, dash_resp *rs)
 {
-    json_t *audit = json_object();
-    verify(rq, rs, audit);
-    api_audit(rq, rs, "remittance.verify", rq->nparams ? rq->params[0] : NULL, audit);
-    json_decref(audit);
+    api_audited(rq, rs, "remittance.verify", verify);
 }
 
 /* GET /api/v1/remittance-days?reviewed — days newest first, with their counts and amounts.
@@ -242,8 +239,5 @@ static void review(dash_req *rq, dash_resp *rs, json_t *audit)
 /* POST /api/v1/remittance-days/{day}/review (M8) */
 void dash_h_remittance_day_review(dash_req *rq, dash_resp *rs)
 {
-    json_t *audit = json_object();
-    review(rq, rs, audit);
-    api_audit(rq, rs, "remittance.review", rq->nparams ? rq->params[0] : NULL, audit);
-    json_decref(audit);
+    api_audited(rq, rs, "remittance.review", review);
 }

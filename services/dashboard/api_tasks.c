@@ -472,8 +472,5 @@ out:
 /* POST /api/v1/tasks/bulk-complete {ids | filter} */
 void dash_h_tasks_bulk_complete(dash_req *rq, dash_resp *rs)
 {
-    json_t *audit = json_object();
-    bulk(rq, rs, audit);
-    api_audit(rq, rs, "task.bulk_complete", NULL, audit);
-    json_decref(audit);
+    api_audited(rq, rs, "task.bulk_complete", bulk);
 }

@@ -517,3 +517,11 @@ int api_bulk_body(dash_resp *rs, const json_t *body, char **ids_json, size_t *n,
     json_decref(out);
     return 0;
 }
+
+void api_audited(dash_req *rq, dash_resp *rs, const char *action, api_action_fn fn)
+{
+    json_t *audit = json_object();
+    fn(rq, rs, audit);
+    api_audit(rq, rs, action, rq->nparams ? rq->params[0] : NULL, audit);
+    json_decref(audit);
+}

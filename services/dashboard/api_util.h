@@ -84,6 +84,10 @@ json_t *api_mask_task_details(const dash_req *rq, json_t *tasks);
  * error; detail (may be NULL, not stolen) gets the status and, for an error, its message. */
 void api_audit(dash_req *rq, const dash_resp *rs, const char *action, const char *target,
                json_t *detail);
+/* An action handler: fn answers and adds what it did to audit; then the audit row is
+ * written, its target the route's {param} (none on bulk routes). */
+typedef void (*api_action_fn)(dash_req *rq, dash_resp *rs, json_t *audit);
+void api_audited(dash_req *rq, dash_resp *rs, const char *action, api_action_fn fn);
 
 /* ---- bodies ---- */
 /* 400 unless every key of body is one of names (NULL-terminated): "unexpected field 'x'
