@@ -20,6 +20,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -29,6 +30,9 @@ import uuid
 import pytest
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "tests", "provider"))
+from harness import LogFile  # noqa: E402  (the process log reader, shared)
+
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 KAFKA_BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 BUILD_DIR = os.path.join(REPO, os.environ.get("ORDERFLOW_BUILD_DIR", "build"))
@@ -399,7 +403,7 @@ def metric_value(text, name):
     return total
 
 
-class Worker:
+class Worker(LogFile):
     """One orderflow-order-worker process."""
 
     def __init__(self, group, log_path, env):
@@ -471,26 +475,6 @@ class Worker:
         self.returncode = self.proc.returncode
         return self.returncode
 
-    def log_text(self):
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def log_lines(self):
-        """The JSON log lines (of every start of this worker)."""
-        out = []
-        for line in self.log_text().splitlines():
-            if line.startswith("{"):
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    pass
-        return out
-
-    def log_tail(self, n=40):
-        return "\n".join(self.log_text().splitlines()[-n:])
 
 
 def worker_env(group, port, **extra):

@@ -75,7 +75,33 @@ def rfc3339(t=None):
 # processes
 # ---------------------------------------------------------------------------------------
 
-class Proc:
+class LogFile:
+    """Reading the log a process writes to self.log_path (order-worker's Worker in
+    conftest.py reads its log the same way)."""
+
+    def log_text(self):
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def log_lines(self):
+        """The JSON log lines (of every start of the process)."""
+        out = []
+        for line in self.log_text().splitlines():
+            if line.startswith("{"):
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    pass
+        return out
+
+    def log_tail(self, n=40):
+        return "\n".join(self.log_text().splitlines()[-n:])
+
+
+class Proc(LogFile):
     """A child process in a session of its own, its output in a log file."""
 
     def __init__(self, argv, log_path, env=None, name="process"):
@@ -119,25 +145,6 @@ class Proc:
             raise AssertionError(f"{self.name} did not exit within {timeout} s of SIGTERM "
                                  f"(log {self.log_path})")
 
-    def log_text(self):
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def log_lines(self):
-        out = []
-        for line in self.log_text().splitlines():
-            if line.startswith("{"):
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    pass
-        return out
-
-    def log_tail(self, n=40):
-        return "\n".join(self.log_text().splitlines()[-n:])
 
 
 class ProviderProc(Proc):
