@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "copy_rows.h"
 #include "deadletter.h"
 #include "health.h"
@@ -68,20 +68,6 @@ int of_item_under_savepoint(of_db *db, of_item *it, of_item_fn fn, void *ctx, of
                      it->state == OF_ITEM_REJECTED ? "ROLLBACK TO SAVEPOINT event"
                                                    : "RELEASE SAVEPOINT event",
                      0, NULL, err);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void metrics_setup(consumer *c)
@@ -277,7 +263,7 @@ static void error_cb(rd_kafka_t *rk, int e, const char *reason, void *opaque)
 static bool ready_cb(void *ctx, char *reason, size_t sz)
 {
     consumer *c = ctx;
-    int64_t t = mono_ms();
+    int64_t t = of_mono_ms();
     if (t - atomic_load(&c->kafka_checked_ms) > 2000) {
         const struct rd_kafka_metadata *md = NULL;
         bool up = rd_kafka_metadata(c->rk, 0, NULL, &md, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -649,7 +635,7 @@ static void commit_positions(consumer *c)
  * requested while the batch still could not be committed. */
 static int process_batch(consumer *c)
 {
-    int64_t t0 = mono_ms();
+    int64_t t0 = of_mono_ms();
     of_error err;
     for (int attempt = 0; apply_once(c, &err); attempt++) {
         of_metric_add(c->m.retries, 1);
@@ -664,7 +650,7 @@ static int process_batch(consumer *c)
         of_health_beat();
     }
     of_metric_set(c->m.db_up, 1);
-    int64_t done = now_ms();
+    int64_t done = of_wall_ms();
     double applied = 0, rejected = 0, invalid = 0, dup = 0;
     for (size_t i = 0; i < c->batch.n; i++) {
         const of_item *it = &c->batch.items[i];
@@ -697,7 +683,7 @@ static int process_batch(consumer *c)
     of_metric_add(c->m.invalid, invalid);
     of_metric_add(c->m.duplicates, dup);
     of_metric_add(c->m.batches, 1);
-    of_metric_observe(c->m.batch_seconds, (double)(mono_ms() - t0) / 1000.0);
+    of_metric_observe(c->m.batch_seconds, (double)(of_mono_ms() - t0) / 1000.0);
     update_lag(c);
     if (c->fenced)
         of_warn("%zu event(s) were already handled by a previous owner of their partition: "
@@ -738,7 +724,7 @@ static void collect(consumer *c, of_batch *b, size_t *cap, int wait)
     while (b->n < (size_t)c->cfg->batch_max) {
         int timeout = wait ? 100 : 0;
         if (b->n) {
-            int64_t left = deadline - mono_ms();
+            int64_t left = deadline - of_mono_ms();
             timeout = left <= 0 || *c->stop || !wait ? 0 : (int)left;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout);
@@ -751,7 +737,7 @@ static void collect(consumer *c, of_batch *b, size_t *cap, int wait)
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 of_warn("kafka: %s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
-            if (b->n && mono_ms() >= deadline)
+            if (b->n && of_mono_ms() >= deadline)
                 return;
             continue;
         }
@@ -761,7 +747,7 @@ static void collect(consumer *c, of_batch *b, size_t *cap, int wait)
             return;
         }
         if (b->n == 1)
-            deadline = mono_ms() + c->cfg->batch_linger_ms;
+            deadline = of_mono_ms() + c->cfg->batch_linger_ms;
     }
 }
 
@@ -857,7 +843,7 @@ int of_consumer_run(const of_config *cfg, const of_consumer_spec *spec, volatile
         if (!health && cfg->http_port)
             rc = -1;
     }
-    int64_t last_ping = mono_ms();
+    int64_t last_ping = of_mono_ms();
     while (rc == 0 && !*stop) {
         of_health_beat();
         if (!c.batch.n) { /* nothing in hand: wait for messages */
@@ -886,8 +872,8 @@ int of_consumer_run(const of_config *cfg, const of_consumer_spec *spec, volatile
             size_t tc = c.cap;
             c.cap = c.next_cap;
             c.next_cap = tc;
-            last_ping = mono_ms();
-        } else if (mono_ms() - last_ping > 2000) {
+            last_ping = of_mono_ms();
+        } else if (of_mono_ms() - last_ping > 2000) {
             /* idle: everything taken is applied, so the positions are what PostgreSQL holds;
              * tell Kafka again (a commit made during a rebalance may have been refused, and
              * lag-based autoscaling reads Kafka's offsets) */
@@ -898,7 +884,7 @@ int of_consumer_run(const of_config *cfg, const of_consumer_spec *spec, volatile
             if (of_db_ensure(c.db, &e) || of_db_run(c.db, "SELECT 1", 0, NULL, &e))
                 of_warn("%s", e.msg);
             of_metric_set(c.m.db_up, of_db_reachable(c.db));
-            last_ping = mono_ms();
+            last_ping = of_mono_ms();
         }
     }
     if (*stop)

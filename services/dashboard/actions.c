@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "clock.h"
 #include "event.h"
 #include "event_types.h"
 #include "log.h"
@@ -52,19 +53,6 @@ static int new_event_id(char *buf, size_t sz)
              b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
              b[14], b[15]);
     return 0;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* 1 when the outcome is known (a->state set), 0 when not yet, -1 with the response set. */
@@ -162,13 +150,13 @@ int dash_action_run(dash_req *rq, dash_resp *rs, dash_action *a)
     of_info("published %s %s (subject %s) for %s", a->type, a->event_id, a->subject,
             rq->user ? rq->user->name : "?");
 
-    long long deadline = now_ms() + rq->app->dcfg.action_wait_ms;
+    int64_t deadline = of_mono_ms() + rq->app->dcfg.action_wait_ms;
     for (int wait = 10;; wait = ACTION_POLL_MS) {
-        sleep_ms(wait);
+        of_sleep_ms(wait);
         int known = look_up(rq, rs, a);
         if (known)
             return known < 0 ? -1 : 0;
-        if (now_ms() >= deadline)
+        if (of_mono_ms() >= deadline)
             return 0; /* pending */
     }
 }

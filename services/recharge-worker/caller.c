@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define MAX_BODY (256 * 1024)
@@ -43,13 +43,6 @@ struct caller {
     caller_notify_fn notify;
     void *ctx;
 };
-
-int64_t caller_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
@@ -165,7 +158,7 @@ static void push_reply(caller *c, transfer *t, CURLcode code)
     r->len = t->buf ? t->len : 0;
     t->buf = NULL;
     t->len = t->cap = 0;
-    r->done_us = caller_now_us();
+    r->done_us = of_mono_us();
 }
 
 static void *run(void *arg)

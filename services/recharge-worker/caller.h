@@ -42,7 +42,4 @@ int caller_submit(caller *c, uint64_t tag, call_kind kind, const char *url, cons
 size_t caller_take(caller *c, call_reply **out);
 void call_replies_free(call_reply *r, size_t n);
 
-/* Monotonic clock in µs. */
-int64_t caller_now_us(void);
-
 #endif

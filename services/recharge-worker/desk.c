@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "caller.h"
+#include "clock.h"
 #include "db.h"
 #include "lease.h"
 #include "log.h"
@@ -68,11 +69,6 @@ struct desk {
     } m;
 };
 
-static int64_t now_us(void)
-{
-    return caller_now_us();
-}
-
 /* ---- waking ---------------------------------------------------------------------------- */
 
 static void notify(void *ctx)
@@ -89,7 +85,7 @@ static void wait_until(desk *d, int64_t until)
 {
     struct timespec ts = {(time_t)(until / 1000000), (long)(until % 1000000) * 1000L};
     pthread_mutex_lock(&d->mu);
-    while (!d->woken && now_us() < until)
+    while (!d->woken && of_mono_us() < until)
         if (pthread_cond_timedwait(&d->cv, &d->mu, &ts) != 0)
             break;
     d->woken = false;
@@ -98,7 +94,7 @@ static void wait_until(desk *d, int64_t until)
 
 static void sleep_until(int64_t until)
 {
-    int64_t left = until - now_us();
+    int64_t left = until - of_mono_us();
     if (left <= 0)
         return;
     struct timespec ts = {(time_t)(left / 1000000), (long)(left % 1000000) * 1000L};
@@ -230,7 +226,7 @@ static void on_provider_reply(desk *d, job *j, const call_reply *r)
     int k = r->kind == CALL_STATUS ? 1 : 0;
     of_metric_add(d->m.calls[k][a.status], 1);
     of_metric_observe(d->m.call_seconds, (double)(r->done_us - j->call_us) / 1e6);
-    int64_t now = now_us();
+    int64_t now = of_mono_us();
     switch (a.status) {
     case PROVIDER_SUCCESS:
         done(j, "succeeded", "success", a.ref, NULL, r->done_us);
@@ -322,7 +318,7 @@ static void poll_waiting(desk *d, int64_t now, bool draining)
 static int commit(desk *d, bool *alerts_queued, of_error *err)
 {
     int n = 0;
-    int64_t now = now_us();
+    int64_t now = of_mono_us();
     for (int i = 0; i < d->njobs; i++) {
         job *j = &d->jobs[i];
         if (j->st != JOB_DONE)
@@ -512,7 +508,7 @@ static void *run(void *arg)
     of_info("desk %s: up to %d orders at a time, lease %d s", d->lp.processor, d->njobs,
             d->cfg->lock_window_s);
     for (;;) {
-        int64_t round = now_us();
+        int64_t round = of_mono_us();
         bool draining = *d->stop || atomic_load(&d->stopping);
         if (draining && !drain_deadline) {
             drain_deadline = round + ((int64_t)d->rc->call_timeout_ms + 1000) * 1000;
@@ -554,7 +550,7 @@ static void *run(void *arg)
             if (failed) {
                 int64_t delay = 100000LL << (db_attempt < 6 ? db_attempt : 6);
                 db_attempt++;
-                db_retry_at = now_us() + (delay > 5000000 ? 5000000 : delay);
+                db_retry_at = of_mono_us() + (delay > 5000000 ? 5000000 : delay);
                 of_warn("desk %s: database work failed, retrying: %s", d->lp.processor, e.msg);
             } else {
                 db_attempt = 0;

@@ -2,9 +2,9 @@
 #include "sweeper.h"
 
 #include <stdlib.h>
-#include <time.h>
 
 #include "alerts.h"
+#include "clock.h"
 #include "db.h"
 #include "deadlines.h"
 #include "health.h"
@@ -18,19 +18,6 @@ static bool ready(void *ctx, char *reason, size_t sz)
         return true;
     snprintf(reason, sz, "PostgreSQL unreachable");
     return false;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 int sweeper_run(const of_config *cfg, volatile sig_atomic_t *stop, of_error *err)
@@ -59,7 +46,7 @@ int sweeper_run(const of_config *cfg, volatile sig_atomic_t *stop, of_error *err
     int attempt = 0;
     while (!*stop) {
         of_health_beat();
-        int64_t t0 = mono_ms();
+        int64_t t0 = of_mono_ms();
         of_error e;
         int failed = of_db_ensure(db, &e);
         for (size_t i = 0; !failed && i < deadline_rule_count; i++) {
@@ -80,10 +67,10 @@ int sweeper_run(const of_config *cfg, volatile sig_atomic_t *stop, of_error *err
             continue;
         }
         attempt = 0;
-        int64_t took = mono_ms() - t0;
+        int64_t took = of_mono_ms() - t0;
         of_metric_observe(cycle, (double)took / 1000.0);
         if (took < cfg->sweep_interval_ms)
-            sleep_ms(cfg->sweep_interval_ms - took);
+            of_sleep_ms(cfg->sweep_interval_ms - took);
     }
     of_info("stopping");
     of_health_stop(health);
