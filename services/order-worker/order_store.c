@@ -44,9 +44,16 @@ static const char save_remit_dups_sql[] =
     "FROM json_to_recordset($1::json) AS u(remit_id text, order_id text) "
     "WHERE r.remit_id = u.remit_id AND r.duplicate_order_id IS NULL";
 
-static const char load_buyers_sql[] =
+/* A buyer whose balance the batch may change is locked FOR NO KEY UPDATE; one only seen (a
+ * new order's buyer, M5) FOR KEY SHARE. The two never conflict, so the lanes of a worker
+ * (and other workers) do not wait on each other for a buyer they both only see, while
+ * remittance-worker's FOR UPDATE waits for either, and either waits for it. */
+static const char lock_buyers_sql[] =
     "SELECT buyer_id, (balance * 100)::bigint FROM buyer_balances "
-    "WHERE buyer_id = ANY ($1::text[]) ORDER BY buyer_id FOR UPDATE";
+    "WHERE buyer_id = ANY ($1::text[]) ORDER BY buyer_id FOR NO KEY UPDATE";
+static const char see_buyers_sql[] =
+    "SELECT buyer_id, (balance * 100)::bigint FROM buyer_balances "
+    "WHERE buyer_id = ANY ($1::text[]) ORDER BY buyer_id FOR KEY SHARE";
 #define ORDER_COLUMNS                                                                              \
     "order_id, shop_id, buyer_id, state, total, postage, auction, items, created_at, "             \
     "paid_at, paid_amount, pay_method, printed_at, waybill_no, shipped_at, carrier, closed, "      \
@@ -269,13 +276,17 @@ static int text_array(of_rows *arr, json_t *set, of_error *err)
     return of_rows_ok(arr) ? 0 : of_error_set(err, "out of memory");
 }
 
-/* Locks the balances of the buyers in set that have a row, into ctx->balances (cents). */
-static int lock_buyers(order_ctx *ctx, of_db *db, json_t *set, of_rows *arr, of_error *err)
+/* Locks the rows of the buyers in set that exist (with sql), their balances into
+ * ctx->balances (cents). */
+static int lock_buyers(order_ctx *ctx, of_db *db, const char *sql, json_t *set, of_rows *arr,
+                       of_error *err)
 {
+    if (!json_object_size(set))
+        return 0;
     if (text_array(arr, set, err))
         return -1;
     const char *p[] = {arr->buf};
-    PGresult *r = of_db_exec(db, load_buyers_sql, 1, p, err);
+    PGresult *r = of_db_exec(db, sql, 1, p, err);
     if (!r)
         return -1;
     for (int row = 0; row < PQntuples(r); row++)
@@ -285,9 +296,61 @@ static int lock_buyers(order_ctx *ctx, of_db *db, json_t *set, of_rows *arr, of_
     return 0;
 }
 
+/* The buyers in set without a row: inserted, then locked like the others (with sql). */
+static int add_buyers(order_ctx *ctx, of_db *db, const char *sql, json_t *set, of_rows *arr,
+                      of_error *err)
+{
+    json_t *missing = json_object();
+    const char *b;
+    json_t *v;
+    json_object_foreach(set, b, v) if (!json_object_get(ctx->balances, b))
+        json_object_set_new(missing, b, json_true());
+    int rc = 0;
+    if (json_object_size(missing)) {
+        rc = text_array(arr, missing, err);
+        const char *p[] = {arr->buf};
+        if (rc == 0)
+            rc = of_db_run(db, insert_buyers_sql, 1, p, err);
+        if (rc == 0)
+            rc = lock_buyers(ctx, db, sql, missing, arr, err);
+    }
+    json_decref(missing);
+    return rc;
+}
+
+/* The open remittances of the buyers in a and b, into ctx->remits. */
+static int load_remits(order_ctx *ctx, of_db *db, json_t *a, json_t *b, of_rows *arr, of_error *err)
+{
+    json_t *all = json_deep_copy(a);
+    json_object_update(all, b);
+    int rc = 0;
+    if (json_object_size(all)) {
+        rc = text_array(arr, all, err);
+        const char *p[] = {arr->buf};
+        PGresult *r = rc ? NULL : of_db_exec(db, load_remits_sql, 1, p, err);
+        if (r) {
+            each_row(r, add_remit, ctx);
+            PQclear(r);
+        } else {
+            rc = -1;
+        }
+    }
+    json_decref(all);
+    return rc;
+}
+
+/* Whether an item of the batch may change its buyer's balance (ledger_add's callers). */
+static int changes_balance(const of_item *it)
+{
+    const char *reason = json_string_value(json_object_get(it->ev.data, "reason"));
+    return strncmp(it->ev.type, "balance.", 8) == 0 ||
+           (strcmp(it->ev.type, "order.price_changed") == 0 && reason &&
+            strcmp(reason, "balance_deduction") == 0);
+}
+
 int order_store_load(order_ctx *ctx, of_db *db, const of_batch *batch, of_error *err)
 {
-    json_t *ids = json_object(), *buyers = json_object();
+    json_t *ids = json_object(), *changing = json_object(), *seen = json_object();
     for (size_t i = 0; i < batch->n; i++) {
         const of_item *it = &batch->items[i];
         if (it->state != OF_ITEM_PENDING)
@@ -297,77 +360,72 @@ int order_store_load(order_ctx *ctx, of_db *db, const of_batch *batch, of_error 
         add_unique(ids, json_string_value(json_object_get(it->ev.data, "order_id")));
         /* a new order's buyer is locked too: an off-shop remittance of the same goods
          * (remittance-worker locks the buyer as well) must see it or be seen (M5) */
-        if (strncmp(it->ev.type, "balance.", 8) == 0 || strcmp(it->ev.type, "order.created") == 0)
-            add_unique(buyers, json_string_value(json_object_get(it->ev.data, "buyer_id")));
+        if (strncmp(it->ev.type, "balance.", 8) == 0)
+            add_unique(changing, json_string_value(json_object_get(it->ev.data, "buyer_id")));
+        else if (strcmp(it->ev.type, "order.created") == 0)
+            add_unique(seen, json_string_value(json_object_get(it->ev.data, "buyer_id")));
     }
-    if (json_object_size(ids) == 0) {
-        json_decref(ids);
-        json_decref(buyers);
-        return 0;
-    }
+    int rc = 0;
     of_rows arr;
     of_rows_init(&arr);
-    int rc = text_array(&arr, ids, err);
-    json_decref(ids);
-    const char *idp[] = {arr.buf};
-    PGresult *r = rc ? NULL : of_db_exec(db, load_orders_sql, 1, idp, err);
-    if (r) {
-        each_row(r, add_order, ctx);
-        PQclear(r);
-        r = of_db_exec(db, load_tasks_sql, 1, idp, err);
-    }
-    if (!r) {
-        of_rows_free(&arr);
-        json_decref(buyers);
-        return -1;
-    }
-    each_row(r, add_task, ctx);
-    PQclear(r);
-    /* a balance deduction in a price change touches the order's buyer */
-    for (size_t i = 0; i < batch->n; i++) {
-        const of_item *it = &batch->items[i];
-        if (it->state == OF_ITEM_PENDING && strcmp(it->ev.type, "order.price_changed") == 0)
-            add_unique(buyers, json_string_value(json_object_get(
-                                   json_object_get(ctx->orders.rows, it->ev.subject), "buyer_id")));
-    }
-    if (json_object_size(buyers) == 0) {
-        of_rows_free(&arr);
-        json_decref(buyers);
-        return 0;
-    }
-    /* lock the buyers' balances (in buyer order: workers never deadlock) */
-    rc = lock_buyers(ctx, db, buyers, &arr, err);
-    if (rc == 0) {
-        /* rows of buyers no event named before: inserted, then locked like the others */
-        json_t *missing = json_object();
-        const char *b;
-        json_t *v;
-        json_object_foreach(buyers, b, v) if (!json_object_get(ctx->balances, b))
-            json_object_set_new(missing, b, json_true());
-        if (json_object_size(missing)) {
-            rc = text_array(&arr, missing, err);
-            const char *p[] = {arr.buf};
-            if (rc == 0)
-                rc = of_db_run(db, insert_buyers_sql, 1, p, err);
-            if (rc == 0)
-                rc = lock_buyers(ctx, db, missing, &arr, err);
-        }
-        json_decref(missing);
-    }
-    if (rc == 0)
-        rc = text_array(&arr, buyers, err);
-    if (rc == 0) {
-        const char *p[] = {arr.buf};
-        r = of_db_exec(db, load_remits_sql, 1, p, err);
+    if (json_object_size(ids)) {
+        rc = text_array(&arr, ids, err);
+        const char *idp[] = {arr.buf};
+        PGresult *r = rc ? NULL : of_db_exec(db, load_orders_sql, 1, idp, err);
         if (r) {
-            each_row(r, add_remit, ctx);
+            each_row(r, add_order, ctx);
             PQclear(r);
-        } else {
-            rc = -1;
+            r = of_db_exec(db, load_tasks_sql, 1, idp, err);
         }
+        if (r) {
+            each_row(r, add_task, ctx);
+            PQclear(r);
+        }
+        rc = r ? 0 : -1;
     }
+    /* a balance deduction in a price change touches the order's buyer */
+    for (size_t i = 0; rc == 0 && i < batch->n; i++) {
+        const of_item *it = &batch->items[i];
+        if (it->state == OF_ITEM_PENDING && strcmp(it->ev.type, "order.price_changed") == 0 &&
+            changes_balance(it))
+            add_unique(changing,
+                       json_string_value(json_object_get(
+                           json_object_get(ctx->orders.rows, it->ev.subject), "buyer_id")));
+    }
+    const char *b;
+    json_t *v, *tmp;
+    json_object_foreach_safe(seen, tmp, b, v) if (json_object_get(changing, b))
+        json_object_del(seen, b);
+    /* the changing first, then the seen, each in buyer order */
+    if (rc == 0)
+        rc = lock_buyers(ctx, db, lock_buyers_sql, changing, &arr, err);
+    if (rc == 0)
+        rc = lock_buyers(ctx, db, see_buyers_sql, seen, &arr, err);
+    if (rc == 0)
+        rc = add_buyers(ctx, db, lock_buyers_sql, changing, &arr, err);
+    if (rc == 0)
+        rc = add_buyers(ctx, db, see_buyers_sql, seen, &arr, err);
+    /* the open remittances of every buyer seen or changed (M5) */
+    json_t *contested = json_object();
+    if (rc == 0)
+        rc = load_remits(ctx, db, seen, changing, &arr, err);
+    /* M5: a seen buyer with an open remittance may close the new order as its duplicate,
+     * which one order only may be: such a buyer is locked like a changing one (lanes, and
+     * other workers, take turns for it; neither holds what the other waits for) and the
+     * remittances read again, as the turn before left them */
+    json_object_foreach(seen, b, v) if (json_array_size(json_object_get(ctx->remits, b)))
+        json_object_set_new(contested, b, json_true());
+    if (rc == 0 && json_object_size(contested)) {
+        rc = lock_buyers(ctx, db, lock_buyers_sql, contested, &arr, err);
+        json_object_clear(ctx->remits);
+        if (rc == 0)
+            rc = load_remits(ctx, db, seen, changing, &arr, err);
+    }
+    json_decref(contested);
     of_rows_free(&arr);
-    json_decref(buyers);
+    json_decref(ids);
+    json_decref(changing);
+    json_decref(seen);
     return rc;
 }
 

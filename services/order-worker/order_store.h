@@ -1,6 +1,9 @@
 /* order_store.h — all SQL of order-worker. Before a batch's rules run: the orders the batch
  * names (locked FOR UPDATE, with their next note number), their open tasks, and the
- * balances of the buyers it touches (locked, in buyer order so workers never deadlock).
+ * balances of the buyers it touches, in buyer order so workers never deadlock: locked FOR
+ * NO KEY UPDATE when the batch may change the balance or may close an order as the
+ * duplicate of the buyer's open remittance (M5), else FOR KEY SHARE (a new order's buyer,
+ * seen by other workers at once, waited for by remittance-worker's FOR UPDATE).
  * After: orders, notes, tasks, ledger entries, balances and refund registrations, each in
  * one set-based statement. An order is a JSON object with the columns of the orders table
  * (money as decimal strings, times as RFC 3339 strings). */

@@ -4,14 +4,19 @@ remittance-worker (one of each for the module), results read from the §6 views
 (remittances_v, orders, order_notes_v, remittance_daily_v, remittance_unreviewed_days_v,
 dead_letters_v) and from `orderflow-admin remittance-csv`. Rejections are asserted with
 the reason a shop can act on. M3 (the deadline) is in test_sweeper.py."""
+import contextlib
 import csv
 import datetime
 import io
+import os
+import time
 
+import psycopg
 import pytest
 
 from remit_lib import pipeline, rids  # noqa: F401 (fixtures)
 from remit_lib import (M1_NOTE, add_staff, admin, ago, assert_applied, assert_rejected,
+                       publish, wait_until,
                        free_day, items, notes, order_row, remittance, send, shop_date,
                        shop_time)
 
@@ -217,6 +222,71 @@ def test_m5_remittance_first_then_shop_order_is_closed(db, publisher, pipeline, 
                      (r,)) == o
     # one remittance closes one duplicate
     assert order_row(db, o2)["closed"] is False and notes(db, o2) == []
+
+
+@contextlib.contextmanager
+def _buyer_locked(db, buyer, mode):
+    """Another session holds the buyer's balance row locked FOR <mode> until the block ends
+    (FOR UPDATE is what remittance-worker takes, M5)."""
+    db.all("INSERT INTO buyer_balances (buyer_id) VALUES (%s) ON CONFLICT DO NOTHING "
+           "RETURNING buyer_id", (buyer,))
+    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+        conn.execute(f"SELECT 1 FROM buyer_balances WHERE buyer_id = %s FOR {mode}", (buyer,))
+        try:
+            yield
+        finally:
+            conn.rollback()
+
+
+def _applied(db, ev):
+    return db.scalar("SELECT count(*) FROM applied_events WHERE source = %s AND id = %s",
+                     (ev["source"], ev["id"])) == 1
+
+
+def test_m5_new_orders_only_see_their_buyer_unless_a_remittance_is_open(db, publisher,
+                                                                       pipeline, rids):
+    """order-worker locks a new order's buyer FOR KEY SHARE: other workers (and lanes) that
+    only see the buyer do not wait for each other, remittance-worker's FOR UPDATE waits for
+    them and they for it (M5: the order sees the remittance or is seen by it). A buyer with
+    an open remittance is taken in turn (FOR NO KEY UPDATE): one order only may close as its
+    duplicate."""
+    buyer, staff = rids.buyer(), rids.staff("阿傑")
+    goods = items(("SKIRT-01", 1, "M"))
+    # seen only: a session sharing the row does not hold the order up
+    free = rids.created(rids.order(), buyer, items(("HAT-01", 1)))
+    with _buyer_locked(db, buyer, "SHARE"):
+        publish(publisher, free)
+        wait_until(lambda: _applied(db, free), 30, "order.created beside a shared buyer row",
+                   interval=0.1)
+    # remittance-worker's lock (FOR UPDATE): the order waits for it, then sees its remittance
+    r = rids.remit()
+    ev = rids.ordered(r, buyer, staff, goods)
+    assert_applied(send(db, publisher, pipeline, ev), ev)
+    o = rids.order()
+    dup = rids.created(o, buyer, goods)
+    with _buyer_locked(db, buyer, "UPDATE"):
+        publish(publisher, dup)
+        time.sleep(2)
+        assert not _applied(db, dup), "order.created did not wait for the buyer's FOR UPDATE"
+    wait_until(lambda: _applied(db, dup), 30, "order.created once the buyer is free",
+               interval=0.1)
+    assert order_row(db, o)["close_reason"] == "remittance_duplicate"
+    # an open remittance of the buyer: the new order takes the buyer in turn, so a shared
+    # row (another's turn) holds it up
+    r2 = rids.remit()
+    ev = rids.ordered(r2, buyer, staff, goods)
+    assert_applied(send(db, publisher, pipeline, ev), ev)
+    o2 = rids.order()
+    dup2 = rids.created(o2, buyer, goods)
+    with _buyer_locked(db, buyer, "SHARE"):
+        publish(publisher, dup2)
+        time.sleep(2)
+        assert not _applied(db, dup2), "a buyer with an open remittance was not taken in turn"
+    wait_until(lambda: _applied(db, dup2), 30, "order.created once the buyer is free",
+               interval=0.1)
+    assert order_row(db, o2)["close_reason"] == "remittance_duplicate"
+    assert db.scalar("SELECT duplicate_order_id FROM remittances WHERE remit_id = %s",
+                     (r2,)) == o2
 
 
 def test_m5_shop_order_first_then_remittance_closes_it(db, publisher, pipeline, rids):
