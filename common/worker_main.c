@@ -1,12 +1,19 @@
 /* worker_main.c — the start-up every consumer worker shares (see worker_main.h). */
 #include "worker_main.h"
 
-#include <malloc.h>
-
 #include "log.h"
 #include "notes.h"
 #include "service.h"
 #include "shop_time.h"
+
+/* The workers are linked with jemalloc (their CMakeLists; not in sanitizer or fuzz builds,
+ * where this string is unused): glibc malloc took a quarter of order-worker's CPU, in
+ * small allocations and frees of JSON values, and its one shared arena made the consumer
+ * loop and the batch decoder wait on each other's lock. jemalloc reads this at start-up:
+ * one arena (threads keep their own caches) and freed pages given back within a second
+ * keep the worker under its 64 MiB target (tests/bench/run). MALLOC_CONF in the
+ * environment still overrides it. */
+const char *malloc_conf = "narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0";
 
 int of_worker_main(int argc, char **argv, const char *service, const char *topic, of_apply_fn apply)
 {
@@ -14,14 +21,6 @@ int of_worker_main(int argc, char **argv, const char *service, const char *topic
     int rc = of_service_init(service, argc, argv, &cfg);
     if (rc || argc > 1)
         return rc;
-    /* Two threads allocate (the consumer loop and the batch decoder, started per batch),
-     * rarely at the same moment: one malloc arena, not one per thread, and buffers of
-     * 128 KiB or more (statement arguments, COPY rows, results) mapped and unmapped on
-     * their own rather than kept in the heap, hold the worker's peak RSS under 64 MiB
-     * (tests/bench/run: 66.6 MiB with two arenas and the default threshold, 62.4 MiB with
-     * these, at the same rate). */
-    mallopt(M_ARENA_MAX, 1);
-    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     of_error err;
     if (of_shop_tz_init(cfg.shop_tz, &err) || notes_init(&err)) {
         of_err("%s", err.msg);

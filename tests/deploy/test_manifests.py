@@ -92,7 +92,7 @@ HEALTH_PORT = 8081
 DASHBOARD_PORT = 8080
 
 RUNTIME_PACKAGES = {"librdkafka1", "libpq5", "libcurl4", "libjansson4", "libmicrohttpd12",
-                    "libargon2-1", "tzdata", "ca-certificates"}
+                    "libargon2-1", "libjemalloc2", "tzdata", "ca-certificates"}
 # In every Debian image already (essential): the C library and the GCC runtime.
 BASE_IMAGE_PACKAGES = {"libc6", "libgcc-s1"}
 
