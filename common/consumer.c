@@ -36,6 +36,8 @@ typedef struct consumer {
     size_t cap;
     of_batch next; /* the one collected meanwhile, decoded on a second thread */
     size_t next_cap;
+    of_batch done; /* the one applied before, freed on that thread too */
+    size_t done_cap;
     atomic_bool kafka_up;
     atomic_llong kafka_checked_ms;
     size_t fenced;        /* items of the batch another owner had handled */
@@ -431,32 +433,88 @@ static int dedupe_in_db(consumer *c, of_rows *src, of_rows *ids, of_error *err)
     return 0;
 }
 
-/* Records applied events (COPY, in batch order, so seq follows the batch) and the next
- * offsets of every partition in the batch. */
-static int record_progress(consumer *c, of_rows *rows, of_error *err)
+static const char record_sql[] = "COPY applied_events (source, id, type, subject, topic, "
+                                 "partition, \"offset\", event_time) FROM STDIN";
+
+/* The applied_events rows of the items in state `state`, in batch order (so seq follows the
+ * batch). */
+static void applied_rows(const of_batch *b, of_item_state state, of_rows *rows)
 {
     of_rows_reset(rows);
-    for (size_t i = 0; i < c->batch.n; i++) {
-        const of_item *it = &c->batch.items[i];
-        if (it->state != OF_ITEM_APPLIED)
+    for (size_t i = 0; i < b->n; i++) {
+        const of_item *it = &b->items[i];
+        if (it->state != state)
             continue;
         of_rows_text(rows, it->ev.source);
         of_rows_text(rows, it->ev.id);
         of_rows_text(rows, it->ev.type);
         of_rows_text(rows, it->ev.subject);
-        of_rows_text(rows, c->spec->topic);
+        of_rows_text(rows, b->topic);
         of_rows_int(rows, it->partition);
         of_rows_int(rows, it->offset);
         of_rows_text(rows, it->ev.time);
         of_rows_end(rows);
     }
-    if (!of_rows_ok(rows))
+}
+
+int of_batch_record_start(of_db *db, of_batch *batch, of_error *err)
+{
+    of_rows rows;
+    of_rows_init(&rows);
+    applied_rows(batch, OF_ITEM_PENDING, &rows);
+    int rc = of_rows_ok(&rows) ? 0 : of_error_set(err, "out of memory");
+    if (rc == 0 && rows.rows)
+        rc = of_db_copy_start(db, record_sql, rows.buf, rows.len, err);
+    of_rows_free(&rows);
+    if (rc == 0)
+        batch->recorded = true;
+    return rc;
+}
+
+/* Takes the rejected items out of applied_events, where of_batch_record_start put them. */
+static int unrecord_rejected(consumer *c, of_rows *src, of_rows *ids, of_error *err)
+{
+    of_rows_reset(src);
+    of_rows_reset(ids);
+    of_rows_array_begin(src);
+    of_rows_array_begin(ids);
+    size_t n = 0;
+    for (size_t i = 0; i < c->batch.n; i++) {
+        const of_item *it = &c->batch.items[i];
+        if (it->state != OF_ITEM_REJECTED)
+            continue;
+        of_rows_array_text(src, it->ev.source);
+        of_rows_array_text(ids, it->ev.id);
+        n++;
+    }
+    of_rows_array_end(src);
+    of_rows_array_end(ids);
+    if (!n)
+        return 0;
+    if (!of_rows_ok(src) || !of_rows_ok(ids))
         return of_error_set(err, "out of memory");
-    if (rows->rows && of_db_copy(c->db,
-                                 "COPY applied_events (source, id, type, subject, topic, "
-                                 "partition, \"offset\", event_time) FROM STDIN",
-                                 rows->buf, rows->len, err))
-        return -1;
+    const char *params[] = {src->buf, ids->buf};
+    return of_db_run(c->db,
+                     "DELETE FROM applied_events a USING unnest($1::text[], $2::text[]) "
+                     "AS u(s, i) WHERE a.id = u.i AND a.source = u.s",
+                     2, params, err);
+}
+
+/* Records applied events (unless the worker started that) and the next offsets of every
+ * partition in the batch. */
+static int record_progress(consumer *c, of_error *err)
+{
+    if (c->batch.recorded) {
+        if (unrecord_rejected(c, &c->sql_a, &c->sql_b, err))
+            return -1;
+    } else {
+        of_rows *rows = &c->sql_a;
+        applied_rows(&c->batch, OF_ITEM_APPLIED, rows);
+        if (!of_rows_ok(rows))
+            return of_error_set(err, "out of memory");
+        if (rows->rows && of_db_copy(c->db, record_sql, rows->buf, rows->len, err))
+            return -1;
+    }
     /* the next offset of each partition: one past its last item */
     size_t np;
     int32_t *parts = batch_partitions(&c->batch, &np);
@@ -499,6 +557,8 @@ static int record_progress(consumer *c, of_rows *rows, of_error *err)
 static int apply_once(consumer *c, of_error *err)
 {
     of_batch *b = &c->batch;
+    b->topic = c->spec->topic;
+    b->recorded = false;
     for (size_t i = 0; i < b->n; i++) {
         of_item *it = &b->items[i];
         if (it->state != OF_ITEM_INVALID) {
@@ -531,7 +591,7 @@ static int apply_once(consumer *c, of_error *err)
             dead += stored;
         }
     }
-    if (record_progress(c, &c->sql_a, err))
+    if (record_progress(c, err))
         goto rollback;
     if (dead && c->dl && of_deadletter_flush(c->dl, 10000, err))
         goto rollback;
@@ -540,6 +600,8 @@ static int apply_once(consumer *c, of_error *err)
     return 0;
 rollback:;
     of_error ignored;
+    if (of_db_copy_finish(c->db, &ignored)) /* its error, if any, is already in err */
+        of_info("the batch's COPY failed too: %s", ignored.msg);
     if (of_db_conn(c->db))
         if (of_db_run(c->db, "ROLLBACK", 0, NULL, &ignored))
             of_db_reset(c->db);
@@ -754,11 +816,14 @@ static void collect(consumer *c, of_batch *b, size_t *cap, int wait)
 typedef struct decode_job {
     consumer *c;
     of_batch *b;
+    of_batch *done; /* NULL, or an applied batch whose items are to be freed first */
 } decode_job;
 
 static void *decode_all(void *arg)
 {
     decode_job *job = arg;
+    if (job->done)
+        batch_clear(job->done);
     for (size_t i = 0; i < job->b->n; i++)
         decode_item(job->c, &job->b->items[i]);
     return NULL;
@@ -783,10 +848,18 @@ static int consumer_start(consumer *c, of_error *err)
         "group.id", c->group, "enable.auto.commit", "false", "enable.auto.offset.store", "false",
         "auto.offset.reset", "earliest", "enable.partition.eof", "false", "session.timeout.ms",
         "10000", "heartbeat.interval.ms", "2000",
-        /* bounded prefetch, per partition (6 or more per worker): 1 MiB each is over a
-         * batch of BATCH_MAX events, and keeps the worker within 64 MiB */
-        "queued.max.messages.kbytes", "1024", "queued.min.messages", "5000", "fetch.max.bytes",
-        "2097152", "partition.assignment.strategy", "cooperative-sticky", NULL};
+        /* Prefetch. librdkafka 2.0 (Debian 12) counts these limits over the consumer queue
+         * as a whole: once the queue holds 10,000 messages or 4 MiB it stops fetching, and
+         * its broker thread decides again only when something wakes it, else after a
+         * second, by which time the queue had long run dry (the worker idled ~8 % of the
+         * time, tests/bench/run). A metadata request every 100 ms wakes it: the queue is
+         * topped up while 10,000 messages (a quarter of a second at 40,000/s) are left.
+         * One fetch brings at most 1 MiB (256 KiB per partition): with the batches lz4-
+         * compressed as `publish` sends them, some 25,000 events. That bounds the queue
+         * and the worker's RSS (47-51 MiB in the benchmark). */
+        "queued.max.messages.kbytes", "4096", "queued.min.messages", "10000", "fetch.max.bytes",
+        "1048576", "max.partition.fetch.bytes", "262144", "topic.metadata.refresh.interval.ms",
+        "100", "partition.assignment.strategy", "cooperative-sticky", NULL};
     rd_kafka_conf_t *conf = of_kafka_conf_new(c->cfg, defaults, err);
     if (!conf)
         return -1;
@@ -816,8 +889,10 @@ static void consumer_free(consumer *c)
 {
     batch_clear(&c->batch);
     batch_clear(&c->next);
+    batch_clear(&c->done);
     free(c->batch.items);
     free(c->next.items);
+    free(c->done.items);
     if (c->rk) {
         rd_kafka_consumer_close(c->rk);
         rd_kafka_destroy(c->rk);
@@ -847,30 +922,35 @@ int of_consumer_run(const of_config *cfg, const of_consumer_spec *spec, volatile
     while (rc == 0 && !*stop) {
         of_health_beat();
         if (!c.batch.n) { /* nothing in hand: wait for messages */
+            batch_clear(&c.done);
             collect(&c, &c.batch, &c.cap, 1);
-            decode_job job = {&c, &c.batch};
+            decode_job job = {&c, &c.batch, NULL};
             decode_all(&job);
         }
         if (c.batch.n) {
             /* Pipelining: what has arrived meanwhile is decoded (JSON, schemas) on a second
-             * thread while this batch waits on PostgreSQL. Rebalances happen only inside
-             * collect(), never while the decoder runs. */
+             * thread while this batch waits on PostgreSQL, after that thread has freed the
+             * batch applied before. Rebalances happen only inside collect(), never while the
+             * decoder runs. */
             collect(&c, &c.next, &c.next_cap, 0);
-            decode_job job = {&c, &c.next};
+            decode_job job = {&c, &c.next, &c.done};
             pthread_t decoder;
-            int threaded = c.next.n && pthread_create(&decoder, NULL, decode_all, &job) == 0;
-            if (c.next.n && !threaded)
+            int work = c.next.n || c.done.n;
+            int threaded = work && pthread_create(&decoder, NULL, decode_all, &job) == 0;
+            if (work && !threaded)
                 decode_all(&job);
             if (process_batch(&c))
                 rc = of_error_set(err, "stopped before the last batch could be committed");
             if (threaded)
                 pthread_join(decoder, NULL);
-            batch_clear(&c.batch);
-            of_batch t = c.batch;
+            /* applied -> done (freed next time), next -> applied, done (empty) -> next */
+            of_batch t = c.done;
+            size_t tc = c.done_cap;
+            c.done = c.batch;
+            c.done_cap = c.cap;
             c.batch = c.next;
-            c.next = t;
-            size_t tc = c.cap;
             c.cap = c.next_cap;
+            c.next = t;
             c.next_cap = tc;
             last_ping = of_mono_ms();
         } else if (of_mono_ms() - last_ping > 2000) {

@@ -9,6 +9,7 @@
 #define OF_CONSUMER_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,9 @@ typedef struct of_item {
 typedef struct of_batch {
     of_item *items;
     size_t n;
+    /* set by the loop for each attempt at applying the batch */
+    const char *topic;
+    bool recorded; /* of_batch_record_start was called */
 } of_batch;
 
 /* A rule refused this event: it is dead-lettered with the reason, nothing of it applied. */
@@ -48,6 +52,13 @@ void of_item_reject(of_item *it, const char *fmt, ...) OF_PRINTF(2, 3);
  * PENDING count as applied. Returns 0, or -1 with err on a database error (the loop rolls
  * back and retries the whole batch, so the function must not keep state across calls). */
 typedef int (*of_apply_fn)(void *ctx, of_db *db, of_batch *batch, of_error *err);
+
+/* For an apply function that reads (and locks) what the batch needs, then computes in C
+ * before it writes: called between the two, it records the batch's PENDING events in
+ * applied_events with a COPY that PostgreSQL runs while the worker computes (the loop
+ * otherwise records them after apply). Events the worker then rejects are taken out of
+ * applied_events again before the commit. Not under a savepoint. 0, or -1 with err. */
+int of_batch_record_start(of_db *db, of_batch *batch, of_error *err) OF_MUST_CHECK;
 
 /* For workers that apply an event with plain statements: runs fn(ctx, db, it, err) under an
  * SQL savepoint, rolled back when fn rejected the item (nothing of it stays), released

@@ -16,6 +16,7 @@ struct of_db {
     PGconn *conn;
     atomic_bool reachable;
     char sqlstate[6];
+    bool copy_running; /* of_db_copy_start sent a COPY whose result is not read yet */
 };
 
 of_db *of_db_new(const char *url, int statement_timeout_ms, const char *application_name)
@@ -49,6 +50,7 @@ void of_db_reset(of_db *db)
     if (db->conn)
         PQfinish(db->conn);
     db->conn = NULL;
+    db->copy_running = false;
 }
 
 bool of_db_reachable(const of_db *db)
@@ -96,41 +98,6 @@ int of_db_ensure(of_db *db, of_error *err)
     return 0;
 }
 
-PGresult *of_db_exec(of_db *db, const char *sql, int nparams, const char *const *params,
-                     of_error *err)
-{
-    db->sqlstate[0] = '\0';
-    if (!db->conn) {
-        of_error_set(err, "not connected to PostgreSQL");
-        return NULL;
-    }
-    PGresult *r = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-        return r;
-    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state ? state : "");
-    of_error_set(err, "PostgreSQL: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
-    size_t n = err ? strlen(err->msg) : 0;
-    if (n && err->msg[n - 1] == '\n')
-        err->msg[n - 1] = '\0';
-    PQclear(r);
-    if (PQstatus(db->conn) != CONNECTION_OK) {
-        atomic_store(&db->reachable, false);
-        of_db_reset(db);
-    }
-    return NULL;
-}
-
-int of_db_run(of_db *db, const char *sql, int nparams, const char *const *params, of_error *err)
-{
-    PGresult *r = of_db_exec(db, sql, nparams, params, err);
-    if (!r)
-        return -1;
-    PQclear(r);
-    return 0;
-}
-
 /* Records a failed result (r may be NULL) in err and sqlstate; drops a broken connection. */
 static void failed(of_db *db, PGresult *r, of_error *err)
 {
@@ -146,9 +113,37 @@ static void failed(of_db *db, PGresult *r, of_error *err)
     }
 }
 
-int of_db_copy(of_db *db, const char *sql, const char *rows, size_t len, of_error *err)
+PGresult *of_db_exec(of_db *db, const char *sql, int nparams, const char *const *params,
+                     of_error *err)
 {
-    db->sqlstate[0] = '\0';
+    if (of_db_copy_finish(db, err))
+        return NULL;
+    if (!db->conn) {
+        of_error_set(err, "not connected to PostgreSQL");
+        return NULL;
+    }
+    PGresult *r = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return r;
+    failed(db, r, err);
+    PQclear(r);
+    return NULL;
+}
+
+int of_db_run(of_db *db, const char *sql, int nparams, const char *const *params, of_error *err)
+{
+    PGresult *r = of_db_exec(db, sql, nparams, params, err);
+    if (!r)
+        return -1;
+    PQclear(r);
+    return 0;
+}
+
+int of_db_copy_start(of_db *db, const char *sql, const char *rows, size_t len, of_error *err)
+{
+    if (of_db_copy_finish(db, err))
+        return -1;
     if (!db->conn)
         return of_error_set(err, "not connected to PostgreSQL");
     PGresult *r = PQexecParams(db->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
@@ -163,17 +158,33 @@ int of_db_copy(of_db *db, const char *sql, const char *rows, size_t len, of_erro
         failed(db, NULL, err);
         return -1;
     }
+    db->copy_running = true;
+    return 0;
+}
+
+int of_db_copy_finish(of_db *db, of_error *err)
+{
+    db->sqlstate[0] = '\0';
+    if (!db->copy_running)
+        return 0;
+    db->copy_running = false;
     int rc = 0;
-    while ((r = PQgetResult(db->conn)) != NULL) {
+    PGresult *r;
+    while (db->conn && (r = PQgetResult(db->conn)) != NULL) {
         if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK) {
             failed(db, r, err);
             rc = -1;
         }
         PQclear(r);
-        if (!db->conn)
-            break;
     }
     return rc;
+}
+
+int of_db_copy(of_db *db, const char *sql, const char *rows, size_t len, of_error *err)
+{
+    if (of_db_copy_start(db, sql, rows, len, err))
+        return -1;
+    return of_db_copy_finish(db, err);
 }
 
 void of_backoff_sleep(int attempt)

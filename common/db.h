@@ -34,6 +34,13 @@ int of_db_run(of_db *db, const char *sql, int nparams, const char *const *params
  * with copy_rows.h). 0, or -1 with err (the connection is dropped when broken). */
 int of_db_copy(of_db *db, const char *sql, const char *rows, size_t len,
                of_error *err) OF_MUST_CHECK;
+/* The same in two halves, so the caller computes while PostgreSQL stores the rows: start
+ * sends them and returns; finish waits for the outcome (0, or -1 with err). Every other
+ * call on db finishes a started COPY first and fails with its error, so a COPY that failed
+ * is never passed over. */
+int of_db_copy_start(of_db *db, const char *sql, const char *rows, size_t len,
+                     of_error *err) OF_MUST_CHECK;
+int of_db_copy_finish(of_db *db, of_error *err) OF_MUST_CHECK;
 
 /* SQLSTATE of the last failed statement ("" when none), e.g. "23505" unique violation. */
 const char *of_db_last_sqlstate(const of_db *db);

@@ -276,6 +276,9 @@ int order_apply_batch(void *cfg, of_db *db, of_batch *batch, of_error *err)
     order_ctx ctx;
     order_ctx_init(&ctx, cfg);
     int rc = order_store_load(&ctx, db, batch, err);
+    /* PostgreSQL records the events while the rules run */
+    if (rc == 0)
+        rc = of_batch_record_start(db, batch, err);
     for (size_t i = 0; rc == 0 && i < batch->n; i++)
         if (batch->items[i].state == OF_ITEM_PENDING)
             order_apply_one(&ctx, &batch->items[i]);

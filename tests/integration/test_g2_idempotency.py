@@ -89,3 +89,35 @@ def test_resent_event_has_one_effect(db, publisher, workers, ids):
     assert order_row(db, a)[:2] == ("printed", 3)
     assert order_row(db, b)[:2] == ("unpaid", 1)
     assert_no_dead_letters(db, ids)
+
+
+def test_rejected_event_is_not_remembered_as_applied(db, publisher, workers, ids):
+    """G2 keeps what was applied, not what was refused: order.printed before order.paid is
+    rejected (dead-lettered, nothing applied, not in applied_events, though order-worker
+    records a batch's events while its rules run), and the very same event re-sent once the
+    order is paid is applied."""
+    worker = workers.start()
+    a = ids.order()
+    created = ids.event("order.created", a)
+    printed = ids.event("order.printed", a)
+    paid = ids.event("order.paid", a, data={"amount": created["data"]["total"]})
+    # in one batch: the created order is applied, the printed one refused
+    publisher.structured(created)
+    publisher.structured(printed)
+    publisher.flush()
+    wait_until(lambda: db.scalar("SELECT count(*) FROM dead_letters WHERE event_source = %s "
+                                 "AND event_id = %s", (ids.source, printed["id"])) == 1,
+               60, "order.printed before payment to be dead-lettered", running=[worker])
+    assert applied_rows(db, ids.source) == [(created["id"], "order.created", a)]
+    assert order_row(db, a)[:2] == ("unpaid", 1)
+
+    publisher.structured(paid)
+    publisher.structured(printed)  # the same (source, id) as the refused one
+    publisher.flush()
+    wait_until(lambda: order_row(db, a)[0] == "printed", 60, f"{a} to be printed",
+               running=[worker])
+    assert applied_rows(db, ids.source) == [(created["id"], "order.created", a),
+                                            (paid["id"], "order.paid", a),
+                                            (printed["id"], "order.printed", a)]
+    assert order_row(db, a)[:2] == ("printed", 3)
+    assert worker.stop() == 0

@@ -111,6 +111,8 @@ def test_rule_row(pipeline, row):
     else:
         if why is None:
             fails.append(f"accepted, want rejected ({expect.get('reason')!r})")
+        elif rl.DEAD_YET_APPLIED in why:
+            fails.append(why)
         elif expect.get("reason") and expect["reason"] not in why:
             fails.append(f"dead letter reason {why!r} does not contain {expect['reason']!r}")
         before = pipeline.before.get(prefix, rl.empty_state())

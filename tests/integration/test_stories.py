@@ -66,6 +66,7 @@ class Story:
         why = self.send(step)[0]
         assert why is not None, f"{step} was applied, want it rejected ({needle!r})"
         assert needle in why, f"{step}: reason {why!r} does not contain {needle!r}"
+        assert rl.DEAD_YET_APPLIED not in why, why
         after = self.state()
         assert after == before, f"the rejected {step} left something behind"
         return why
