@@ -188,15 +188,26 @@ def main():
         lat_orders = a.rate * a.latency_seconds // 5
         lat = f"{STACK}/bench-{run}-lat.jsonl"
         gen(lat, lat_orders, run + "L")
-        before = histogram(metrics(), "orderflow_event_latency_seconds")
-        applied0 = metric(metrics(), "orderflow_events_applied_total")
+        m0 = metrics()
+        before = histogram(m0, "orderflow_event_latency_seconds")
+        batches0 = histogram(m0, "orderflow_batch_duration_seconds")
+        n_batches0 = metric(m0, "orderflow_batches_total")
+        applied0 = metric(m0, "orderflow_events_applied_total")
         subprocess.run([PUBLISH, "--rate", str(a.rate), lat], check=True, capture_output=True)
         wait_for(lambda: metric(metrics(), "orderflow_events_applied_total") >=
                  applied0 + lat_orders * 5, 120, "the latency phase to drain")
-        after = histogram(metrics(), "orderflow_event_latency_seconds")
+        m1 = metrics()
+        after = histogram(m1, "orderflow_event_latency_seconds")
         p50, p99 = quantile(0.5, before, after), quantile(0.99, before, after)
         print(f"  latency at {a.rate:,} events/s offered for {a.latency_seconds} s: "
               f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms (publish -> committed)")
+        # what the latency is made of: the transactions' own duration
+        batches1 = histogram(m1, "orderflow_batch_duration_seconds")
+        n_batches = metric(m1, "orderflow_batches_total") - n_batches0
+        print(f"    {n_batches:.0f} transactions of {lat_orders * 5 / max(n_batches, 1):.0f} "
+              f"events on average, each taking p50 "
+              f"{quantile(0.5, batches0, batches1) * 1000:.0f} ms, p99 "
+              f"{quantile(0.99, batches0, batches1) * 1000:.0f} ms")
         hwm = max(hwm_bulk, peak_rss(w))
         print(f"  worker peak RSS: {hwm / 1024:.1f} MiB")
     finally:
