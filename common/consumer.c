@@ -395,27 +395,35 @@ static int fence_partitions(consumer *c, of_rows *arr, of_error *err)
  * with the batch's sources and ids as two arrays (the n-th element of each is item n). One
  * index probe per item (the LATERAL ... LIMIT 1): a plain join is planned as a hash join
  * over the whole table while it is young (under ~200,000 rows), a scan per batch. */
-static int dedupe_in_db(consumer *c, of_rows *src, of_rows *ids, of_error *err)
+/* Fills src and ids with two SQL arrays holding the batch's (source, id) pairs, the n-th
+ * element of each from item n, NULL for the items not in `state` (NULL matches no row).
+ * Returns how many items are in `state`; -1 when out of memory. */
+static long key_arrays(const of_batch *b, of_item_state state, of_rows *src, of_rows *ids)
 {
-    size_t pending = 0;
-    for (size_t i = 0; i < c->batch.n; i++)
-        pending += c->batch.items[i].state == OF_ITEM_PENDING;
-    if (!pending)
-        return 0;
+    long n = 0;
     of_rows_reset(src);
     of_rows_reset(ids);
     of_rows_array_begin(src);
     of_rows_array_begin(ids);
-    for (size_t i = 0; i < c->batch.n; i++) {
-        const of_item *it = &c->batch.items[i];
-        int todo = it->state == OF_ITEM_PENDING;
-        of_rows_array_text(src, todo ? it->ev.source : NULL);
-        of_rows_array_text(ids, todo ? it->ev.id : NULL);
+    for (size_t i = 0; i < b->n; i++) {
+        const of_item *it = &b->items[i];
+        int in = it->state == state;
+        of_rows_array_text(src, in ? it->ev.source : NULL);
+        of_rows_array_text(ids, in ? it->ev.id : NULL);
+        n += in;
     }
     of_rows_array_end(src);
     of_rows_array_end(ids);
-    if (!of_rows_ok(src) || !of_rows_ok(ids))
+    return of_rows_ok(src) && of_rows_ok(ids) ? n : -1;
+}
+
+static int dedupe_in_db(consumer *c, of_rows *src, of_rows *ids, of_error *err)
+{
+    long pending = key_arrays(&c->batch, OF_ITEM_PENDING, src, ids);
+    if (pending < 0)
         return of_error_set(err, "out of memory");
+    if (!pending)
+        return 0;
     const char *params[] = {src->buf, ids->buf};
     PGresult *r = of_db_exec(c->db,
                              "SELECT u.n - 1 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY "
@@ -449,7 +457,7 @@ static void applied_rows(const of_batch *b, of_item_state state, of_rows *rows)
         of_rows_text(rows, it->ev.id);
         of_rows_text(rows, it->ev.type);
         of_rows_text(rows, it->ev.subject);
-        of_rows_text(rows, b->topic);
+        of_rows_text(rows, it->topic);
         of_rows_int(rows, it->partition);
         of_rows_int(rows, it->offset);
         of_rows_text(rows, it->ev.time);
@@ -474,25 +482,11 @@ int of_batch_record_start(of_db *db, of_batch *batch, of_error *err)
 /* Takes the rejected items out of applied_events, where of_batch_record_start put them. */
 static int unrecord_rejected(consumer *c, of_rows *src, of_rows *ids, of_error *err)
 {
-    of_rows_reset(src);
-    of_rows_reset(ids);
-    of_rows_array_begin(src);
-    of_rows_array_begin(ids);
-    size_t n = 0;
-    for (size_t i = 0; i < c->batch.n; i++) {
-        const of_item *it = &c->batch.items[i];
-        if (it->state != OF_ITEM_REJECTED)
-            continue;
-        of_rows_array_text(src, it->ev.source);
-        of_rows_array_text(ids, it->ev.id);
-        n++;
-    }
-    of_rows_array_end(src);
-    of_rows_array_end(ids);
-    if (!n)
-        return 0;
-    if (!of_rows_ok(src) || !of_rows_ok(ids))
+    long rejected = key_arrays(&c->batch, OF_ITEM_REJECTED, src, ids);
+    if (rejected < 0)
         return of_error_set(err, "out of memory");
+    if (!rejected)
+        return 0;
     const char *params[] = {src->buf, ids->buf};
     return of_db_run(c->db,
                      "DELETE FROM applied_events a USING unnest($1::text[], $2::text[]) "
@@ -557,7 +551,6 @@ static int record_progress(consumer *c, of_error *err)
 static int apply_once(consumer *c, of_error *err)
 {
     of_batch *b = &c->batch;
-    b->topic = c->spec->topic;
     b->recorded = false;
     for (size_t i = 0; i < b->n; i++) {
         of_item *it = &b->items[i];

@@ -40,9 +40,7 @@ typedef struct of_item {
 typedef struct of_batch {
     of_item *items;
     size_t n;
-    /* set by the loop for each attempt at applying the batch */
-    const char *topic;
-    bool recorded; /* of_batch_record_start was called */
+    bool recorded; /* of_batch_record_start was called (reset for each attempt) */
 } of_batch;
 
 /* A rule refused this event: it is dead-lettered with the reason, nothing of it applied. */

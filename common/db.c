@@ -118,6 +118,7 @@ PGresult *of_db_exec(of_db *db, const char *sql, int nparams, const char *const 
 {
     if (of_db_copy_finish(db, err))
         return NULL;
+    db->sqlstate[0] = '\0';
     if (!db->conn) {
         of_error_set(err, "not connected to PostgreSQL");
         return NULL;
@@ -144,6 +145,7 @@ int of_db_copy_start(of_db *db, const char *sql, const char *rows, size_t len, o
 {
     if (of_db_copy_finish(db, err))
         return -1;
+    db->sqlstate[0] = '\0';
     if (!db->conn)
         return of_error_set(err, "not connected to PostgreSQL");
     PGresult *r = PQexecParams(db->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
@@ -164,7 +166,6 @@ int of_db_copy_start(of_db *db, const char *sql, const char *rows, size_t len, o
 
 int of_db_copy_finish(of_db *db, of_error *err)
 {
-    db->sqlstate[0] = '\0';
     if (!db->copy_running)
         return 0;
     db->copy_running = false;
