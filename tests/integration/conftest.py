@@ -18,7 +18,6 @@ import os
 import pwd
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,7 +30,7 @@ import pytest
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "tests", "provider"))
-from harness import LogFile  # noqa: E402  (the process log reader, shared)
+from harness import LogFile, free_port  # noqa: E402,F401  (shared with the provider tests)
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 KAFKA_BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -377,12 +376,6 @@ def read_topic(topic, start, want, timeout=30):
 # ---------------------------------------------------------------------------------------
 # order-worker processes
 # ---------------------------------------------------------------------------------------
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def http_get(port, path, timeout=3):
     """(status, body) of GET http://127.0.0.1:port/path; (None, error) when it fails."""

@@ -17,12 +17,13 @@ import glob
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
 import uuid
+
+from conftest import free_port  # a function, not a fixture: never the same port twice
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 RULES_DIR = os.path.join(REPO, "tests", "rules")
@@ -391,12 +392,6 @@ def check_expect(expect, state, prefix):
 # ---------------------------------------------------------------------------------------
 # order-worker
 # ---------------------------------------------------------------------------------------
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 class Worker:
     """One orderflow-order-worker process in a consumer group of its own."""

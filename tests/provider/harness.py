@@ -27,10 +27,21 @@ TOPIC_RECHARGES = "shop.recharges"
 TOPIC_ALERTS = "ops.alerts"
 
 
+_PORTS_GIVEN = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on, and never one this process handed out before:
+    the kernel may offer a port again as soon as its probe socket closes, and a process
+    given two ports (the dashboard's UI and its health endpoint) then got the same one
+    twice."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
 
 
 def wait_for(pred, timeout, what, interval=0.05):
