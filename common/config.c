@@ -60,6 +60,9 @@ static const cfg_entry table[] = {
     {"BATCH_MAX", INT(batch_max), "1000", 1, 100000, "Most events applied in one transaction"},
     {"BATCH_LINGER_MS", INT(batch_linger_ms), "20", 0, 10000,
      "How long a batch waits to fill before it is applied"},
+    {"CONSUMER_LANES", INT(consumer_lanes), "0", 0, 64,
+     "Consumers of the group in one worker process, each a thread with its own PostgreSQL "
+     "session (0 = the service's default: order-worker 2, the others 1)"},
     {"DB_STATEMENT_TIMEOUT_MS", INT(db_statement_timeout_ms), "30000", 100, 3600000,
      "statement_timeout of the service's PostgreSQL sessions"},
     {"SWEEP_INTERVAL_MS", INT(sweep_interval_ms), "1000", 50, 3600000,

@@ -26,6 +26,7 @@ typedef struct of_config {
     size_t max_event_bytes; /* larger messages are dead-lettered */
     int batch_max;          /* events applied in one transaction */
     int batch_linger_ms;    /* how long a batch waits to fill */
+    int consumer_lanes;     /* consumers (threads, sessions) per worker; 0: the service's */
     int db_statement_timeout_ms;
     int sweep_interval_ms; /* sweeper: one cycle of every timed rule */
     int sweep_limit;       /* sweeper: rows one rule handles per cycle */

@@ -1,5 +1,8 @@
-/* consumer.c — the consumer loop (see consumer.h). One thread does everything in order:
- * poll → decode → BEGIN → dedupe → apply → record → offsets → dead letters out → COMMIT.
+/* consumer.c — the consumer loop (see consumer.h). A worker runs one or more lanes, each a
+ * consumer of the group with its own thread and PostgreSQL session; a lane does everything
+ * in order: poll → decode → BEGIN → dedupe → apply → record → offsets → dead letters out →
+ * COMMIT. The lanes share only their metrics; the process's thread watches them for
+ * /healthz.
  * Rebalance callbacks run inside rd_kafka_consumer_poll, between batches or while one is
  * being collected; a revoked partition's collected messages are dropped (its new owner
  * starts from the offset stored in PostgreSQL). */
@@ -23,10 +26,22 @@
 
 #define MAX_HEADERS 32
 
+/* What the lanes of one process share: their metrics, created once. */
+typedef struct consumer_metrics {
+    of_metric *consumed, *applied, *rejected, *invalid, *duplicates, *batches, *retries;
+    of_metric *batch_seconds, *e2e_seconds, *db_up, *kafka_up, *assigned;
+    pthread_mutex_t lag_mu;
+    of_metric *lag[64]; /* per partition, created when first seen (under lag_mu) */
+} consumer_metrics;
+
+/* One lane: a Kafka consumer of the group with its own PostgreSQL session, run by a thread
+ * of its own. Partitions are spread over the lanes (of this and other processes) by the
+ * group's assignor; a lane applies only what it was assigned. */
 typedef struct consumer {
     const of_config *cfg;
     const of_consumer_spec *spec;
     volatile sig_atomic_t *stop;
+    int lane;
     char group[160];
     rd_kafka_t *rk;
     of_deadletter *dl;
@@ -40,17 +55,22 @@ typedef struct consumer {
     size_t done_cap;
     atomic_bool kafka_up;
     atomic_llong kafka_checked_ms;
+    atomic_llong beat_ms; /* when the lane's loop last turned (of_mono_ms) */
+    bool synced;          /* the group has given this lane an assignment (maybe empty) */
     size_t fenced;        /* items of the batch another owner had handled */
     of_rows sql_a, sql_b; /* statement arguments, reused from batch to batch */
     /* per partition (< 64): the offset it was assigned at, from PostgreSQL; -1 when not
      * assigned. Until a message of it is taken, that is its position to commit to Kafka. */
     int64_t assigned_at[64];
-    struct {
-        of_metric *consumed, *applied, *rejected, *invalid, *duplicates, *batches, *retries;
-        of_metric *batch_seconds, *e2e_seconds, *db_up, *kafka_up, *assigned;
-        of_metric *lag[64]; /* per partition, created when first seen */
-    } m;
+    consumer_metrics *m;
+    int rc; /* the lane's result, and err when it failed */
+    of_error err;
 } consumer;
+
+static void lane_beat(consumer *c)
+{
+    atomic_store(&c->beat_ms, of_mono_ms());
+}
 
 void of_item_reject(of_item *it, const char *fmt, ...)
 {
@@ -72,32 +92,33 @@ int of_item_under_savepoint(of_db *db, of_item *it, of_item_fn fn, void *ctx, of
                      0, NULL, err);
 }
 
-static void metrics_setup(consumer *c)
+static void metrics_setup(consumer_metrics *m, const of_consumer_spec *spec)
 {
     char l[128];
-    snprintf(l, sizeof l, "topic=\"%s\"", c->spec->topic);
-    c->m.consumed = of_counter("orderflow_events_consumed_total", "Messages taken from Kafka", l);
-    c->m.applied = of_counter("orderflow_events_applied_total", "Events applied to PostgreSQL", l);
-    c->m.rejected = of_counter("orderflow_events_rejected_total",
-                               "Valid events refused by a rule (dead-lettered)", l);
-    c->m.invalid = of_counter("orderflow_events_invalid_total",
-                              "Messages that are not valid events (dead-lettered)", l);
-    c->m.duplicates = of_counter("orderflow_events_duplicate_total",
-                                 "Events skipped because (source, id) was applied before", l);
-    c->m.batches = of_counter("orderflow_batches_total", "Batches committed", l);
-    c->m.retries = of_counter("orderflow_batch_retries_total",
-                              "Batches rolled back and retried (database or Kafka trouble)", l);
-    c->m.batch_seconds =
+    snprintf(l, sizeof l, "topic=\"%s\"", spec->topic);
+    pthread_mutex_init(&m->lag_mu, NULL);
+    m->consumed = of_counter("orderflow_events_consumed_total", "Messages taken from Kafka", l);
+    m->applied = of_counter("orderflow_events_applied_total", "Events applied to PostgreSQL", l);
+    m->rejected = of_counter("orderflow_events_rejected_total",
+                             "Valid events refused by a rule (dead-lettered)", l);
+    m->invalid = of_counter("orderflow_events_invalid_total",
+                            "Messages that are not valid events (dead-lettered)", l);
+    m->duplicates = of_counter("orderflow_events_duplicate_total",
+                               "Events skipped because (source, id) was applied before", l);
+    m->batches = of_counter("orderflow_batches_total", "Batches committed", l);
+    m->retries = of_counter("orderflow_batch_retries_total",
+                            "Batches rolled back and retried (database or Kafka trouble)", l);
+    m->batch_seconds =
         of_histogram("orderflow_batch_duration_seconds", "Time to apply and commit a batch", l,
                      of_latency_buckets, of_latency_bucket_count);
     static const double e2e_buckets[] = {0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15,
                                          0.2,   0.25, 0.3,  0.5,  1,    2.5,   5,   10};
-    c->m.e2e_seconds = of_histogram("orderflow_event_latency_seconds",
-                                    "Publish (Kafka timestamp) to committed in PostgreSQL", l,
-                                    e2e_buckets, sizeof e2e_buckets / sizeof e2e_buckets[0]);
-    c->m.db_up = of_gauge("orderflow_db_up", "1 when PostgreSQL is reachable", NULL);
-    c->m.kafka_up = of_gauge("orderflow_kafka_up", "1 when a Kafka broker is reachable", NULL);
-    c->m.assigned = of_gauge("orderflow_partitions_assigned", "Partitions this process owns", l);
+    m->e2e_seconds = of_histogram("orderflow_event_latency_seconds",
+                                  "Publish (Kafka timestamp) to committed in PostgreSQL", l,
+                                  e2e_buckets, sizeof e2e_buckets / sizeof e2e_buckets[0]);
+    m->db_up = of_gauge("orderflow_db_up", "1 when PostgreSQL is reachable", NULL);
+    m->kafka_up = of_gauge("orderflow_kafka_up", "1 when a Kafka broker is reachable", NULL);
+    m->assigned = of_gauge("orderflow_partitions_assigned", "Partitions this process owns", l);
 }
 
 /* ---- batch items --------------------------------------------------------------------- */
@@ -108,6 +129,48 @@ static void item_release(of_item *it)
     if (it->msg)
         rd_kafka_message_destroy(it->msg);
     it->msg = NULL;
+    free(it->raw);
+    it->raw = NULL;
+}
+
+/* The message's key, value and headers in one allocation (of_raw_message); NULL when out of
+ * memory. */
+static of_raw_message *raw_copy(const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *kh = NULL;
+    if (rd_kafka_message_headers(m, &kh) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        kh = NULL;
+    size_t nh = 0, bytes = m->key_len + m->len;
+    const char *name;
+    const void *val;
+    size_t size;
+    while (kh &&
+           rd_kafka_header_get_all(kh, nh, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        bytes += strlen(name) + 1 + size;
+        nh++;
+    }
+    of_raw_message *r = malloc(sizeof *r + nh * sizeof(of_header) + bytes);
+    if (!r)
+        return NULL;
+    r->headers = (of_header *)(r + 1);
+    r->nheaders = nh;
+    char *p = (char *)(r->headers + nh);
+    r->key = m->key ? memcpy(p, m->key, m->key_len) : NULL;
+    r->key_len = m->key ? m->key_len : 0;
+    p += r->key_len;
+    r->value = m->len ? memcpy(p, m->payload, m->len) : "";
+    r->len = m->len;
+    p += m->len;
+    for (size_t i = 0; i < nh; i++) {
+        rd_kafka_header_get_all(kh, i, &name, &val, &size);
+        size_t nl = strlen(name) + 1;
+        r->headers[i].name = memcpy(p, name, nl);
+        p += nl;
+        r->headers[i].value = val ? memcpy(p, val, size) : NULL;
+        r->headers[i].size = val ? size : 0;
+        p += val ? size : 0;
+    }
+    return r;
 }
 
 static void batch_clear(of_batch *b)
@@ -170,6 +233,14 @@ static void decode_item(consumer *c, of_item *it)
     } else {
         it->state = OF_ITEM_PENDING;
     }
+    /* librdkafka keeps a fetched message set (decompressed: megabytes) while any message of
+     * it lives; the copy lets it go now rather than when the batch is applied */
+    it->raw = raw_copy(m);
+    if (!it->raw)
+        of_warn("out of memory: %s[%d]@%lld would be dead-lettered without its bytes", it->topic,
+                (int)it->partition, (long long)it->offset);
+    rd_kafka_message_destroy(it->msg);
+    it->msg = NULL;
 }
 
 /* ---- rebalancing ----------------------------------------------------------------------- */
@@ -202,16 +273,17 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     consumer *c = opaque;
     int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        c->synced = true;
         of_error err;
         for (int attempt = 0; load_offsets(c, parts, &err); attempt++) {
             of_warn("cannot read stored offsets, retrying: %s", err.msg);
             if (*c->stop)
                 break;
             of_backoff_sleep(attempt);
-            of_health_beat();
+            lane_beat(c);
         }
         for (int k = 0; k < parts->cnt; k++) {
-            of_info("assigned %s[%d] from offset %lld", parts->elems[k].topic,
+            of_info("lane %d: assigned %s[%d] from offset %lld", c->lane, parts->elems[k].topic,
                     parts->elems[k].partition, (long long)parts->elems[k].offset);
             if (parts->elems[k].partition >= 0 && parts->elems[k].partition < 64)
                 c->assigned_at[parts->elems[k].partition] = parts->elems[k].offset;
@@ -223,9 +295,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
         } else {
             rd_kafka_assign(rk, parts);
         }
-        of_metric_add(c->m.assigned, parts->cnt);
+        of_metric_add(c->m->assigned, parts->cnt);
     } else {
-        of_info("%d partition(s) revoked%s", parts->cnt,
+        of_info("lane %d: %d partition(s) revoked%s", c->lane, parts->cnt,
                 e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "" : " (lost)");
         batch_drop_partitions(&c->batch, parts);
         batch_drop_partitions(&c->next, parts);
@@ -235,18 +307,20 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
             int32_t p = parts->elems[k].partition;
             if (p >= 0 && p < 64) {
                 c->assigned_at[p] = -1;
-                if (c->m.lag[p])
-                    of_metric_set(c->m.lag[p], 0);
+                pthread_mutex_lock(&c->m->lag_mu);
+                if (c->m->lag[p])
+                    of_metric_set(c->m->lag[p], 0);
+                pthread_mutex_unlock(&c->m->lag_mu);
             }
         }
         if (cooperative) {
             rd_kafka_error_t *ke = rd_kafka_incremental_unassign(rk, parts);
             if (ke)
                 rd_kafka_error_destroy(ke);
-            of_metric_add(c->m.assigned, -parts->cnt);
+            of_metric_add(c->m->assigned, -parts->cnt);
         } else {
             rd_kafka_assign(rk, NULL);
-            of_metric_set(c->m.assigned, 0);
+            of_metric_add(c->m->assigned, -parts->cnt); /* the lane's all; others keep theirs */
         }
     }
 }
@@ -257,7 +331,7 @@ static void error_cb(rd_kafka_t *rk, int e, const char *reason, void *opaque)
     consumer *c = opaque;
     if (e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
         atomic_store(&c->kafka_up, false);
-        of_metric_set(c->m.kafka_up, 0);
+        of_metric_set(c->m->kafka_up, 0);
     }
     of_warn("kafka: %s", reason);
 }
@@ -272,7 +346,7 @@ static bool ready_cb(void *ctx, char *reason, size_t sz)
         if (md)
             rd_kafka_metadata_destroy(md);
         atomic_store(&c->kafka_up, up);
-        of_metric_set(c->m.kafka_up, up);
+        of_metric_set(c->m->kafka_up, up);
         atomic_store(&c->kafka_checked_ms, t);
     }
     bool db = of_db_reachable(c->db), kafka = atomic_load(&c->kafka_up);
@@ -646,15 +720,18 @@ static void update_lag(consumer *c)
             if (tp->partition < 0 || tp->partition >= 64 || tp->offset < 0 ||
                 rd_kafka_get_watermark_offsets(c->rk, tp->topic, tp->partition, &lo, &hi) || hi < 0)
                 continue;
-            if (!c->m.lag[tp->partition]) {
+            pthread_mutex_lock(&c->m->lag_mu);
+            of_metric *lag = c->m->lag[tp->partition];
+            if (!lag) {
                 char l[128];
                 snprintf(l, sizeof l, "topic=\"%s\",partition=\"%d\"", tp->topic,
                          (int)tp->partition);
-                c->m.lag[tp->partition] = of_gauge(
+                lag = c->m->lag[tp->partition] = of_gauge(
                     "orderflow_consumer_lag",
                     "Messages of the partition not yet taken (high watermark - position)", l);
             }
-            of_metric_set(c->m.lag[tp->partition], (double)(hi > tp->offset ? hi - tp->offset : 0));
+            pthread_mutex_unlock(&c->m->lag_mu);
+            of_metric_set(lag, (double)(hi > tp->offset ? hi - tp->offset : 0));
         }
     }
     rd_kafka_topic_partition_list_destroy(parts);
@@ -693,8 +770,8 @@ static int process_batch(consumer *c)
     int64_t t0 = of_mono_ms();
     of_error err;
     for (int attempt = 0; apply_once(c, &err); attempt++) {
-        of_metric_add(c->m.retries, 1);
-        of_metric_set(c->m.db_up, of_db_reachable(c->db));
+        of_metric_add(c->m->retries, 1);
+        of_metric_set(c->m->db_up, of_db_reachable(c->db));
         of_warn("batch of %zu event(s) not committed, will retry: %s", c->batch.n, err.msg);
         if (*c->stop && attempt >= 5) {
             of_err("stopping with %zu event(s) not committed; they will be consumed again",
@@ -702,9 +779,9 @@ static int process_batch(consumer *c)
             return -1;
         }
         of_backoff_sleep(attempt);
-        of_health_beat();
+        lane_beat(c);
     }
-    of_metric_set(c->m.db_up, 1);
+    of_metric_set(c->m->db_up, 1);
     int64_t done = of_wall_ms();
     double applied = 0, rejected = 0, invalid = 0, dup = 0;
     for (size_t i = 0; i < c->batch.n; i++) {
@@ -730,15 +807,15 @@ static int process_batch(consumer *c)
             break;
         }
         if (it->published_ms > 0)
-            of_metric_observe(c->m.e2e_seconds, (double)(done - it->published_ms) / 1000.0);
+            of_metric_observe(c->m->e2e_seconds, (double)(done - it->published_ms) / 1000.0);
     }
-    of_metric_add(c->m.consumed, (double)c->batch.n);
-    of_metric_add(c->m.applied, applied);
-    of_metric_add(c->m.rejected, rejected);
-    of_metric_add(c->m.invalid, invalid);
-    of_metric_add(c->m.duplicates, dup);
-    of_metric_add(c->m.batches, 1);
-    of_metric_observe(c->m.batch_seconds, (double)(of_mono_ms() - t0) / 1000.0);
+    of_metric_add(c->m->consumed, (double)c->batch.n);
+    of_metric_add(c->m->applied, applied);
+    of_metric_add(c->m->rejected, rejected);
+    of_metric_add(c->m->invalid, invalid);
+    of_metric_add(c->m->duplicates, dup);
+    of_metric_add(c->m->batches, 1);
+    of_metric_observe(c->m->batch_seconds, (double)(of_mono_ms() - t0) / 1000.0);
     update_lag(c);
     if (c->fenced)
         of_warn("%zu event(s) were already handled by a previous owner of their partition: "
@@ -750,7 +827,7 @@ static int process_batch(consumer *c)
 
 /* ---- the loop -------------------------------------------------------------------------- */
 
-static int batch_push(of_batch *b, size_t *cap, rd_kafka_message_t *m)
+static int batch_push(of_batch *b, size_t *cap, const char *topic, rd_kafka_message_t *m)
 {
     if (b->n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 256;
@@ -763,7 +840,7 @@ static int batch_push(of_batch *b, size_t *cap, rd_kafka_message_t *m)
     of_item *it = &b->items[b->n++];
     memset(it, 0, sizeof *it);
     it->msg = m;
-    it->topic = rd_kafka_topic_name(m->rkt);
+    it->topic = topic; /* the one topic subscribed (the message's own name goes with it) */
     it->partition = m->partition;
     it->offset = m->offset;
     rd_kafka_timestamp_type_t tst;
@@ -797,7 +874,7 @@ static void collect(consumer *c, of_batch *b, size_t *cap, int wait)
             continue;
         }
         atomic_store(&c->kafka_up, true);
-        if (batch_push(b, cap, m)) {
+        if (batch_push(b, cap, c->spec->topic, m)) {
             rd_kafka_message_destroy(m);
             return;
         }
@@ -822,7 +899,7 @@ static void *decode_all(void *arg)
     return NULL;
 }
 
-static int consumer_start(consumer *c, of_error *err)
+static int consumer_start(consumer *c, int lanes, of_error *err)
 {
     if (c->cfg->group_id[0])
         snprintf(c->group, sizeof c->group, "%s", c->cfg->group_id);
@@ -837,22 +914,31 @@ static int consumer_start(consumer *c, of_error *err)
     c->dl = of_deadletter_new(c->cfg, err);
     if (!c->dl)
         return -1;
+    /* the prefetch limits below are the process's: each lane has its share */
+    char client_id[200], queue_kb[16], queue_min[16];
+    snprintf(client_id, sizeof client_id, "%s-%d", c->group, c->lane);
+    snprintf(queue_kb, sizeof queue_kb, "%d", 4096 / lanes);
+    snprintf(queue_min, sizeof queue_min, "%d", 10000 / lanes);
     const char *const defaults[] = {
         "group.id", c->group, "enable.auto.commit", "false", "enable.auto.offset.store", "false",
         "auto.offset.reset", "earliest", "enable.partition.eof", "false", "session.timeout.ms",
         "10000", "heartbeat.interval.ms", "2000",
-        /* Prefetch. librdkafka 2.0 (Debian 12) counts these limits over the consumer queue
-         * as a whole: once the queue holds 10,000 messages or 4 MiB it stops fetching, and
-         * its broker thread decides again only when something wakes it, else after a
-         * second, by which time the queue had long run dry (the worker idled ~8 % of the
-         * time, tests/bench/run). A metadata request every 100 ms wakes it: the queue is
-         * topped up while 10,000 messages (a quarter of a second at 40,000/s) are left.
-         * One fetch brings at most 1 MiB (256 KiB per partition): with the batches lz4-
-         * compressed as `publish` sends them, some 25,000 events. That bounds the queue
-         * and the worker's RSS (47-51 MiB in the benchmark). */
-        "queued.max.messages.kbytes", "4096", "queued.min.messages", "10000", "fetch.max.bytes",
-        "1048576", "max.partition.fetch.bytes", "262144", "topic.metadata.refresh.interval.ms",
-        "100", "partition.assignment.strategy", "cooperative-sticky", NULL};
+        /* Prefetch, per process (each lane has its share). librdkafka 2.0 (Debian 12) counts
+         * these limits over a consumer's queue as a whole: once it holds 10,000 messages or
+         * 4 MiB it stops fetching, and its broker thread decides again only when something
+         * wakes it, else after a second, by which time the queue had long run dry (the
+         * worker idled ~8 % of the time, tests/bench/run). A metadata request every 100 ms
+         * wakes it: the queue is topped up while messages are left.
+         * Fetches are small: 256 KiB (64 KiB per partition; a larger message still comes,
+         * alone). A fetched message set stays in memory, decompressed, until its last
+         * message is decoded; with 1 MiB fetches those sets were two thirds of the worker's
+         * peak RSS (71 MiB with two lanes, 50 MiB with 256 KiB: tests/bench/run).
+         * message.max.bytes only has to fit under fetch.max.bytes here (a consumer sends
+         * nothing); the dead-letter producer keeps its own. */
+        "queued.max.messages.kbytes", queue_kb, "queued.min.messages", queue_min, "fetch.max.bytes",
+        "262144", "message.max.bytes", "262144", "max.partition.fetch.bytes", "65536",
+        "topic.metadata.refresh.interval.ms", "100", "partition.assignment.strategy",
+        "cooperative-sticky", "client.id", client_id, NULL};
     rd_kafka_conf_t *conf = of_kafka_conf_new(c->cfg, defaults, err);
     if (!conf)
         return -1;
@@ -874,7 +960,7 @@ static int consumer_start(consumer *c, of_error *err)
     if (e)
         return of_error_set(err, "cannot subscribe to %s: %s", c->spec->topic, rd_kafka_err2str(e));
     atomic_store(&c->kafka_up, true);
-    of_info("consuming %s as group %s", c->spec->topic, c->group);
+    of_info("lane %d consuming %s as group %s", c->lane, c->spec->topic, c->group);
     return 0;
 }
 
@@ -887,8 +973,12 @@ static void consumer_free(consumer *c)
     free(c->next.items);
     free(c->done.items);
     if (c->rk) {
-        rd_kafka_consumer_close(c->rk);
-        rd_kafka_destroy(c->rk);
+        rd_kafka_consumer_close(c->rk); /* leaves the group */
+        /* librdkafka 2.0 (Debian 12) aborts destroying a cooperative-sticky consumer whose
+         * group never completed an assignment (its issue #4312, fixed in 2.3): a lane
+         * stopped while the group was still forming. Its handle is left to the exit. */
+        if (c->synced)
+            rd_kafka_destroy(c->rk);
     }
     of_deadletter_free(c->dl);
     of_db_free(c->db);
@@ -897,72 +987,140 @@ static void consumer_free(consumer *c)
     of_validator_free(c->validator);
 }
 
-int of_consumer_run(const of_config *cfg, const of_consumer_spec *spec, volatile sig_atomic_t *stop,
-                    of_error *err)
+/* The lane's thread: collect, decode, apply and commit until a stop is requested. */
+static void *lane_run(void *arg)
 {
-    consumer c = {.cfg = cfg, .spec = spec, .stop = stop};
-    for (int p = 0; p < 64; p++)
-        c.assigned_at[p] = -1;
-    metrics_setup(&c);
-    int rc = consumer_start(&c, err);
-    of_health *health = NULL;
-    if (rc == 0) {
-        health = of_health_start(cfg->http_port, ready_cb, &c, err);
-        if (!health && cfg->http_port)
-            rc = -1;
-    }
+    consumer *c = arg;
+    /* connected now, not at its first batch: /readyz asks every lane, and a lane the group
+     * has given nothing yet must not hold the worker back */
+    of_error e;
+    if (of_db_ensure(c->db, &e))
+        of_warn("lane %d: %s", c->lane, e.msg);
+    of_metric_set(c->m->db_up, of_db_reachable(c->db));
     int64_t last_ping = of_mono_ms();
-    while (rc == 0 && !*stop) {
-        of_health_beat();
-        if (!c.batch.n) { /* nothing in hand: wait for messages */
-            batch_clear(&c.done);
-            collect(&c, &c.batch, &c.cap, 1);
-            decode_job job = {&c, &c.batch, NULL};
+    while (c->rc == 0 && !*c->stop) {
+        lane_beat(c);
+        if (!c->batch.n) { /* nothing in hand: wait for messages */
+            batch_clear(&c->done);
+            collect(c, &c->batch, &c->cap, 1);
+            decode_job job = {c, &c->batch, NULL};
             decode_all(&job);
         }
-        if (c.batch.n) {
+        if (c->batch.n) {
             /* Pipelining: what has arrived meanwhile is decoded (JSON, schemas) on a second
              * thread while this batch waits on PostgreSQL, after that thread has freed the
              * batch applied before. Rebalances happen only inside collect(), never while the
              * decoder runs. */
-            collect(&c, &c.next, &c.next_cap, 0);
-            decode_job job = {&c, &c.next, &c.done};
+            collect(c, &c->next, &c->next_cap, 0);
+            decode_job job = {c, &c->next, &c->done};
             pthread_t decoder;
-            int work = c.next.n || c.done.n;
+            int work = c->next.n || c->done.n;
             int threaded = work && pthread_create(&decoder, NULL, decode_all, &job) == 0;
             if (work && !threaded)
                 decode_all(&job);
-            if (process_batch(&c))
-                rc = of_error_set(err, "stopped before the last batch could be committed");
+            if (process_batch(c))
+                c->rc = of_error_set(&c->err, "stopped before the last batch could be committed");
             if (threaded)
                 pthread_join(decoder, NULL);
             /* applied -> done (freed next time), next -> applied, done (empty) -> next */
-            of_batch t = c.done;
-            size_t tc = c.done_cap;
-            c.done = c.batch;
-            c.done_cap = c.cap;
-            c.batch = c.next;
-            c.cap = c.next_cap;
-            c.next = t;
-            c.next_cap = tc;
+            of_batch t = c->done;
+            size_t tc = c->done_cap;
+            c->done = c->batch;
+            c->done_cap = c->cap;
+            c->batch = c->next;
+            c->cap = c->next_cap;
+            c->next = t;
+            c->next_cap = tc;
             last_ping = of_mono_ms();
         } else if (of_mono_ms() - last_ping > 2000) {
             /* idle: everything taken is applied, so the positions are what PostgreSQL holds;
              * tell Kafka again (a commit made during a rebalance may have been refused, and
              * lag-based autoscaling reads Kafka's offsets) */
-            commit_positions(&c);
-            update_lag(&c);
+            commit_positions(c);
+            update_lag(c);
             /* and keep the readiness flag true to PostgreSQL's state */
-            of_error e;
-            if (of_db_ensure(c.db, &e) || of_db_run(c.db, "SELECT 1", 0, NULL, &e))
+            if (of_db_ensure(c->db, &e) || of_db_run(c->db, "SELECT 1", 0, NULL, &e))
                 of_warn("%s", e.msg);
-            of_metric_set(c.m.db_up, of_db_reachable(c.db));
+            of_metric_set(c->m->db_up, of_db_reachable(c->db));
             last_ping = of_mono_ms();
         }
     }
-    if (*stop)
+    return NULL;
+}
+
+typedef struct lanes {
+    consumer *lane;
+    int n;
+} lanes;
+
+/* Ready when every lane is: the first that is not gives the reason. */
+static bool lanes_ready(void *ctx, char *reason, size_t sz)
+{
+    const lanes *l = ctx;
+    for (int i = 0; i < l->n; i++)
+        if (!ready_cb(&l->lane[i], reason, sz))
+            return false;
+    return true;
+}
+
+int of_consumer_run(const of_config *cfg, const of_consumer_spec *spec, volatile sig_atomic_t *stop,
+                    of_error *err)
+{
+    int n = cfg->consumer_lanes ? cfg->consumer_lanes : spec->lanes > 0 ? spec->lanes : 1;
+    consumer_metrics m = {0};
+    metrics_setup(&m, spec);
+    lanes l = {calloc((size_t)n, sizeof(consumer)), 0};
+    if (!l.lane)
+        return of_error_set(err, "out of memory");
+    int rc = 0;
+    for (; rc == 0 && l.n < n; l.n++) {
+        consumer *c = &l.lane[l.n];
+        *c = (consumer){.cfg = cfg, .spec = spec, .stop = stop, .lane = l.n, .m = &m};
+        for (int p = 0; p < 64; p++)
+            c->assigned_at[p] = -1;
+        atomic_store(&c->beat_ms, of_mono_ms());
+        rc = consumer_start(c, n, err);
+    }
+    of_health *health = NULL;
+    if (rc == 0) {
+        health = of_health_start(cfg->http_port, lanes_ready, &l, err);
+        if (!health && cfg->http_port)
+            rc = -1;
+    }
+    pthread_t threads[64];
+    int started = 0;
+    for (; rc == 0 && started < l.n; started++)
+        if (pthread_create(&threads[started], NULL, lane_run, &l.lane[started]))
+            rc = of_error_set(err, "cannot start lane %d", started);
+    if (rc)
+        *stop = 1; /* the lanes already running end their batch and return */
+    /* /healthz stays green while every lane's loop turns (a lane waiting on PostgreSQL
+     * beats from its retry loop); a lane that failed stops the others */
+    while (started && !*stop) {
+        int64_t oldest = of_mono_ms();
+        for (int i = 0; i < started; i++) {
+            int64_t b = atomic_load(&l.lane[i].beat_ms);
+            oldest = b < oldest ? b : oldest;
+            if (l.lane[i].rc)
+                *stop = 1;
+        }
+        if (of_mono_ms() - oldest < 50000)
+            of_health_beat();
+        of_sleep_ms(200);
+    }
+    for (int i = 0; i < started; i++) {
+        pthread_join(threads[i], NULL);
+        if (l.lane[i].rc && rc == 0) {
+            *err = l.lane[i].err;
+            rc = -1;
+        }
+    }
+    if (*stop && rc == 0)
         of_info("stopping: last batch committed, leaving the group");
     of_health_stop(health);
-    consumer_free(&c);
+    for (int i = 0; i < l.n; i++)
+        consumer_free(&l.lane[i]);
+    free(l.lane);
+    pthread_mutex_destroy(&m.lag_mu);
     return rc;
 }

@@ -26,6 +26,17 @@ typedef enum {
     OF_ITEM_DUPLICATE, /* (source, id) was applied before: skipped */
 } of_item_state;
 
+/* A message's own bytes, copied when it is decoded so librdkafka's buffers (whole fetched
+ * message sets) are given back at once: what its dead letter needs. One allocation. */
+typedef struct of_raw_message {
+    const void *key; /* NULL: the message had none */
+    size_t key_len;
+    const void *value;
+    size_t len;
+    of_header *headers; /* all of them, in order; a value may be NULL */
+    size_t nheaders;
+} of_raw_message;
+
 typedef struct of_item {
     of_item_state state;
     of_event ev; /* decoded event, unless INVALID */
@@ -34,7 +45,8 @@ typedef struct of_item {
     int64_t offset;
     int64_t published_ms; /* the message's Kafka timestamp */
     char reason[OF_ERROR_MAX];
-    void *msg; /* the rd_kafka_message_t, owned by the loop */
+    void *msg;           /* the rd_kafka_message_t until it is decoded, then NULL */
+    of_raw_message *raw; /* after decoding: the message's bytes (NULL if out of memory) */
 } of_item;
 
 typedef struct of_batch {
@@ -69,7 +81,8 @@ typedef struct of_consumer_spec {
     const char *service; /* "order-worker": group orderflow-<service> unless KAFKA_GROUP_ID */
     const char *topic;
     of_apply_fn apply;
-    void *ctx;
+    void *ctx; /* shared by the lanes: apply must be safe to call from several threads */
+    int lanes; /* lanes unless CONSUMER_LANES says otherwise; 0 means 1 */
 } of_consumer_spec;
 
 /* One batch's transaction exactly as the loop runs it (BEGIN, fence, dedupe, apply, dead
@@ -79,8 +92,10 @@ typedef struct of_consumer_spec {
 int of_batch_commit(of_db *db, const char *group, const char *topic, of_apply_fn apply, void *ctx,
                     of_batch *batch, of_error *err) OF_MUST_CHECK;
 
-/* Runs until *stop becomes non-zero. 0 after a clean stop (batch finished, committed, group
- * left); -1 with err when start-up fails or the last batch could not be committed. */
+/* Runs the lanes (CONSUMER_LANES, else spec->lanes: consumers of the group, each a thread
+ * with its own Kafka consumer and PostgreSQL session) until *stop becomes non-zero. 0 after
+ * a clean stop (batches finished, committed, group left); -1 with err when start-up fails
+ * or a last batch could not be committed. A lane that fails sets *stop for the others. */
 int of_consumer_run(const of_config *cfg, const of_consumer_spec *spec, volatile sig_atomic_t *stop,
                     of_error *err);
 

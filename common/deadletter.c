@@ -100,32 +100,32 @@ static char *lossy_text(const void *p, size_t n)
     return s;
 }
 
-static json_t *headers_json(const rd_kafka_message_t *m)
+static json_t *headers_json(const of_raw_message *m)
 {
-    rd_kafka_headers_t *hdrs = NULL;
-    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (!m || !m->nheaders)
         return NULL;
     json_t *obj = json_object();
-    const char *name;
-    const void *val;
-    size_t size;
-    for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == 0; i++) {
-        char *t = val ? lossy_text(val, size) : NULL;
-        json_object_set_new(obj, name, t ? json_string(t) : json_null());
+    for (size_t i = 0; i < m->nheaders; i++) {
+        const of_header *h = &m->headers[i];
+        char *t = h->value ? lossy_text(h->value, h->size) : NULL;
+        json_object_set_new(obj, h->name, t ? json_string(t) : json_null());
         free(t);
     }
     return obj;
 }
 
+/* The bytes of a message whose copy could not be made (out of memory): none. */
+static const of_raw_message no_bytes = {.value = ""};
+
 int of_deadletter_store(of_db *db, const of_item *it, of_error *err)
 {
-    const rd_kafka_message_t *m = it->msg;
+    const of_raw_message *m = it->raw ? it->raw : &no_bytes;
     char part[16], off[24];
     snprintf(part, sizeof part, "%d", (int)it->partition);
     snprintf(off, sizeof off, "%lld", (long long)it->offset);
     char *key = m->key ? bytea_hex(m->key, m->key_len) : NULL;
-    char *payload = bytea_hex(m->payload ? m->payload : "", m->len);
-    char *text = lossy_text(m->payload ? m->payload : "", m->len);
+    char *payload = bytea_hex(m->value, m->len);
+    char *text = lossy_text(m->value, m->len);
     json_t *hj = headers_json(m);
     char *headers = hj ? json_dumps(hj, JSON_COMPACT) : NULL;
     json_decref(hj);
@@ -157,13 +157,11 @@ out:
 
 int of_deadletter_publish(of_deadletter *dl, const of_item *it, of_error *err)
 {
-    const rd_kafka_message_t *m = it->msg;
-    rd_kafka_headers_t *orig = NULL;
-    rd_kafka_headers_t *hdrs = NULL;
-    if (rd_kafka_message_headers(m, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        hdrs = rd_kafka_headers_copy(orig);
-    else
-        hdrs = rd_kafka_headers_new(8);
+    const of_raw_message *m = it->raw ? it->raw : &no_bytes;
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(m->nheaders + 4);
+    for (size_t i = 0; i < m->nheaders; i++)
+        rd_kafka_header_add(hdrs, m->headers[i].name, -1, m->headers[i].value,
+                            (ssize_t)m->headers[i].size);
     char part[16], off[24];
     snprintf(part, sizeof part, "%d", (int)it->partition);
     snprintf(off, sizeof off, "%lld", (long long)it->offset);
@@ -173,7 +171,7 @@ int of_deadletter_publish(of_deadletter *dl, const of_item *it, of_error *err)
     rd_kafka_header_add(hdrs, "of_offset", -1, off, -1);
     rd_kafka_resp_err_t e = rd_kafka_producev(
         dl->rk, RD_KAFKA_V_TOPIC(OF_TOPIC_DEADLETTER), RD_KAFKA_V_KEY(m->key, m->key_len),
-        RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE((void *)m->value, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
     if (e) {
         rd_kafka_headers_destroy(hdrs); /* only taken on success */

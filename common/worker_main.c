@@ -15,7 +15,8 @@
  * environment still overrides it. */
 const char *malloc_conf = "narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0";
 
-int of_worker_main(int argc, char **argv, const char *service, const char *topic, of_apply_fn apply)
+int of_worker_main(int argc, char **argv, const char *service, const char *topic, of_apply_fn apply,
+                   int lanes)
 {
     of_config cfg;
     int rc = of_service_init(service, argc, argv, &cfg);
@@ -26,7 +27,8 @@ int of_worker_main(int argc, char **argv, const char *service, const char *topic
         of_err("%s", err.msg);
         return 1;
     }
-    of_consumer_spec spec = {.service = service, .topic = topic, .apply = apply, .ctx = &cfg};
+    of_consumer_spec spec = {
+        .service = service, .topic = topic, .apply = apply, .ctx = &cfg, .lanes = lanes};
     if (of_consumer_run(&cfg, &spec, &of_stop_requested, &err)) {
         of_err("%s", err.msg);
         return 1;

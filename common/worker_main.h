@@ -7,7 +7,7 @@
 #include "consumer.h"
 
 /* Returns the process exit code. */
-int of_worker_main(int argc, char **argv, const char *service, const char *topic,
-                   of_apply_fn apply);
+int of_worker_main(int argc, char **argv, const char *service, const char *topic, of_apply_fn apply,
+                   int lanes);
 
 #endif

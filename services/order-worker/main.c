@@ -5,5 +5,6 @@
 
 int main(int argc, char **argv)
 {
-    return of_worker_main(argc, argv, "order-worker", OF_TOPIC_ORDERS, order_apply_batch);
+    /* two lanes: while one waits on PostgreSQL, the other's rules run (tests/bench/run) */
+    return of_worker_main(argc, argv, "order-worker", OF_TOPIC_ORDERS, order_apply_batch, 2);
 }

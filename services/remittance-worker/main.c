@@ -6,5 +6,5 @@
 int main(int argc, char **argv)
 {
     return of_worker_main(argc, argv, "remittance-worker", OF_TOPIC_REMITTANCES,
-                          remittance_apply_batch);
+                          remittance_apply_batch, 1);
 }

@@ -136,7 +136,9 @@ def test_replicas_join_leave_and_crash_while_events_flow(request, db, workers, i
     group = f"it-scale-{ids.run}"
     start_group_at_end(db, group)
 
-    w = [workers.new(group=group) for _ in range(3)]
+    # one lane each, as in deploy/k8s: replicas are the unit of scaling here (with two
+    # lanes, four replicas would be eight consumers for six partitions)
+    w = [workers.new(group=group, CONSUMER_LANES="1") for _ in range(3)]
     for x in w:
         x.start()
     for x in w:
@@ -159,7 +161,7 @@ def test_replicas_join_leave_and_crash_while_events_flow(request, db, workers, i
 
     # scale up: a fourth replica joins; the group rebalances (cooperative-sticky)
     at(0.20, "the fourth worker joins")
-    w.append(workers.new(group=group).start().wait_ready())
+    w.append(workers.new(group=group, CONSUMER_LANES="1").start().wait_ready())
     running.append(w[3])
 
     # scale down: SIGTERM → the batch is committed, the group left, exit status 0
