@@ -58,8 +58,8 @@ void annotate_price_changed(order_ctx *ctx, of_item *it)
     }
     if (rc)
         return;
-    order_set_str(o, "total", opt(it, "new_total"));
-    order_set_touch(&ctx->orders, oid);
+    order_set_str(ctx, o, "total", opt(it, "new_total"));
+    order_touch(ctx, oid);
 }
 
 /* A8: copying the order (抄單), or a remittance copy with its order number. */
@@ -102,8 +102,8 @@ void annotate_address_changed(order_ctx *ctx, of_item *it)
                         json_pack("{s:s,s:s}", "address", address, "staff", staff))) {
         return;
     }
-    order_set_str(o, "address", address);
-    order_set_touch(&ctx->orders, it->ev.subject);
+    order_set_str(ctx, o, "address", address);
+    order_touch(ctx, it->ev.subject);
 }
 
 /* A11: the assistant fixed the waybill and notes it. A12: not found; the original staff
@@ -142,5 +142,5 @@ void annotate_waybill_fixed(order_ctx *ctx, of_item *it)
                                json_pack("{s:s,s:s}", "cause", cause, "staff", staff)))
             return;
     }
-    task_close(it, task, assistant);
+    task_close(ctx, it, task, assistant);
 }

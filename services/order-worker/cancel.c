@@ -95,9 +95,9 @@ void cancel_waybill_cancelled(order_ctx *ctx, of_item *it)
                   json_pack("{s:s}", "assistant", assistant));
         task_open(ctx, it, it->ev.subject, "cancel_done", *asked_by ? asked_by : assistant,
                   json_pack("{s:s}", "assistant", assistant));
-        order_set_str(o, "state", "paid"); /* the waybill is gone: paid, not printed */
-        order_set_str(o, "waybill_no", NULL);
-        order_set_touch(&ctx->orders, it->ev.subject);
+        order_set_str(ctx, o, "state", "paid"); /* the waybill is gone: paid, not printed */
+        order_set_str(ctx, o, "waybill_no", NULL);
+        order_touch(ctx, it->ev.subject);
     } else {
         const char *cause = need(it, "cause", "when the waybill was not found", "A17");
         const char *courier =
@@ -116,7 +116,7 @@ void cancel_waybill_cancelled(order_ctx *ctx, of_item *it)
         task_open(ctx, it, it->ev.subject, "after_sales", "after_sales",
                   json_pack("{s:s}", "staff", staff));
     }
-    task_close(it, task, assistant);
+    task_close(ctx, it, task, assistant);
 }
 
 /* A18: the buyer wants another sku and has ordered it (order B). */
@@ -161,8 +161,8 @@ void cancel_exchanged(order_ctx *ctx, of_item *it)
         /* B's price becomes the difference; it is ordered once that is paid */
         if (note_add(ctx, it, b_id, "A18.diff", staff, json_pack("{s:s}", "staff", staff)))
             return;
-        order_set_str(b, "total", opt(it, "price_diff"));
-        order_set_touch(&ctx->orders, b_id);
+        order_set_str(ctx, b, "total", opt(it, "price_diff"));
+        order_touch(ctx, b_id);
         task_open(ctx, it, b_id, "print_watch", "order_clerk",
                   json_pack("{s:s,s:s}", "exchange_of", it->ev.subject, "staff", staff));
     } else {

@@ -57,7 +57,7 @@ void lifecycle_created(order_ctx *ctx, of_item *it)
         "total", json_object_get(d, "total"), "postage", json_object_get(d, "postage"), "auction",
         json_object_get(d, "auction"), "items", json_object_get(d, "items"), "created_at",
         it->ev.time, "closed", 0, "version", 0, "struck_skus", "refunded", "0.00", "note_seq", 0);
-    order_set_put(&ctx->orders, it->ev.subject, o);
+    order_put(ctx, it->ev.subject, o);
     close_if_remitted(ctx, it, o);
 }
 
@@ -89,17 +89,17 @@ void lifecycle_paid(order_ctx *ctx, of_item *it)
                        order_str(o, "state"));
         return;
     }
-    order_set_str(o, "state", "paid");
-    order_set_str(o, "paid_at", it->ev.time);
-    order_set_str(o, "paid_amount", order_str(it->ev.data, "amount"));
-    order_set_str(o, "pay_method", order_str(it->ev.data, "method"));
+    order_set_str(ctx, o, "state", "paid");
+    order_set_str(ctx, o, "paid_at", it->ev.time);
+    order_set_str(ctx, o, "paid_amount", order_str(it->ev.data, "amount"));
+    order_set_str(ctx, o, "pay_method", order_str(it->ev.data, "method"));
     char day[11], from[21];
     ship_by(ctx->cfg, it->ev.time_us, day);
-    order_set_str(o, "ship_by", day);
+    order_set_str(ctx, o, "ship_by", day);
     int hours = ctx->cfg ? ctx->cfg->refund_after_h : 24;
     of_format_utc(it->ev.time_us + (int64_t)hours * 3600 * 1000000, from);
-    order_set_str(o, "refund_from", from);
-    order_set_touch(&ctx->orders, it->ev.subject);
+    order_set_str(ctx, o, "refund_from", from);
+    order_touch(ctx, it->ev.subject);
 }
 
 void lifecycle_printed(order_ctx *ctx, of_item *it)
@@ -129,10 +129,10 @@ void lifecycle_printed(order_ctx *ctx, of_item *it)
         return;
     /* printed again (a reprint) keeps the first print time and takes the new waybill */
     if (strcmp(state, "paid") == 0)
-        order_set_str(o, "printed_at", it->ev.time);
-    order_set_str(o, "state", "printed");
-    order_set_str(o, "waybill_no", order_str(it->ev.data, "waybill_no"));
-    order_set_touch(&ctx->orders, it->ev.subject);
+        order_set_str(ctx, o, "printed_at", it->ev.time);
+    order_set_str(ctx, o, "state", "printed");
+    order_set_str(ctx, o, "waybill_no", order_str(it->ev.data, "waybill_no"));
+    order_touch(ctx, it->ev.subject);
 }
 
 void lifecycle_shipped(order_ctx *ctx, of_item *it)
@@ -149,11 +149,11 @@ void lifecycle_shipped(order_ctx *ctx, of_item *it)
                        it->ev.subject, order_str(o, "state"));
         return;
     }
-    order_set_str(o, "state", "shipped");
-    order_set_str(o, "shipped_at", it->ev.time);
-    order_set_str(o, "carrier", order_str(it->ev.data, "carrier"));
-    order_set_str(o, "waybill_no", order_str(it->ev.data, "waybill_no"));
-    order_set_touch(&ctx->orders, it->ev.subject);
+    order_set_str(ctx, o, "state", "shipped");
+    order_set_str(ctx, o, "shipped_at", it->ev.time);
+    order_set_str(ctx, o, "carrier", order_str(it->ev.data, "carrier"));
+    order_set_str(ctx, o, "waybill_no", order_str(it->ev.data, "waybill_no"));
+    order_touch(ctx, it->ev.subject);
 }
 
 void lifecycle_closed(order_ctx *ctx, of_item *it)

@@ -1,7 +1,7 @@
-/* order_apply.c — the dispatch table of order-worker, the batch apply function, the
- * per-event savepoint and the effects handlers use (see order_apply.h). Events run in the
- * batch's order, which is each partition's order, so the events of one order apply in the
- * order they were published (G3). */
+/* order_apply.c — the dispatch table of order-worker, the batch apply function, the journal
+ * of an event's changes (undone when it is rejected) and the effects handlers use (see
+ * order_apply.h). Events run in the batch's order, which is each partition's order, so the
+ * events of one order apply in the order they were published (G3). */
 #include "order_apply.h"
 
 #include <stdio.h>
@@ -41,6 +41,8 @@ static const order_rule *rule_for(const char *type)
     return NULL;
 }
 
+static void journal_commit(order_ctx *ctx);
+
 void order_ctx_init(order_ctx *ctx, const of_config *cfg)
 {
     memset(ctx, 0, sizeof *ctx);
@@ -69,6 +71,8 @@ void order_ctx_free(order_ctx *ctx)
     json_decref(ctx->refunds);
     json_decref(ctx->remits);
     json_decref(ctx->remit_dups);
+    journal_commit(ctx);
+    free(ctx->journal);
     memset(ctx, 0, sizeof *ctx);
 }
 
@@ -135,119 +139,88 @@ char *items_key(const json_t *items)
     return out;
 }
 
-/* ---- savepoint --------------------------------------------------------------------------- */
+/* ---- the journal ------------------------------------------------------------------------ */
 
-/* The keyed state an event can touch: its order and the exchange's new order. Rows, dirty
- * marks and tasks are copied before the handler runs (their containers only: handlers
- * replace values and append, never change a string or number in place, so scalars are
- * shared); notes, balances (through the undo log ledger_add keeps), the ledger and refunds
- * only grow during a batch, so they are cut back to their length. */
-enum { SP_KEYS = 3, SP_MAPS = 3 };
-
-typedef struct savepoint {
-    const char *keys[SP_KEYS];        /* distinct, NULL-padded */
-    json_t *copies[SP_MAPS][SP_KEYS]; /* NULL: the key was absent */
-    long notes_len[SP_KEYS];          /* -1: the order had no new notes */
-    size_t undo_len, ledger_len, refunds_len;
-} savepoint;
-
-static json_t **sp_maps(order_ctx *ctx, json_t **out)
+/* Records obj[key]'s value (or, key NULL, the array's length) before a change. When the
+ * journal cannot grow, the event is applied without a way back: only out of memory, and
+ * its rejection (if it comes) then keeps the change. */
+static void journal(order_ctx *ctx, json_t *obj, const char *key)
 {
-    out[0] = ctx->orders.rows;
-    out[1] = ctx->orders.dirty;
-    out[2] = ctx->tasks;
-    return out;
-}
-
-/* A copy of v's objects and arrays, recursively, sharing its scalars. */
-static json_t *copy_containers(json_t *v)
-{
-    if (json_is_object(v)) {
-        json_t *o = json_object();
-        const char *k;
-        json_t *x;
-        json_object_foreach(v, k, x) json_object_set_new_nocheck(o, k, copy_containers(x));
-        return o;
-    }
-    if (json_is_array(v)) {
-        json_t *a = json_array();
-        size_t i;
-        json_t *x;
-        json_array_foreach(v, i, x) json_array_append_new(a, copy_containers(x));
-        return a;
-    }
-    return json_incref(v);
-}
-
-static void sp_key(savepoint *sp, const char *key)
-{
-    if (!key)
-        return;
-    for (int k = 0; k < SP_KEYS; k++) {
-        if (!sp->keys[k]) {
-            sp->keys[k] = key;
+    if (ctx->njournal == ctx->journal_cap) {
+        size_t cap = ctx->journal_cap ? ctx->journal_cap * 2 : 32;
+        order_change *j = realloc(ctx->journal, cap * sizeof *j);
+        if (!j)
             return;
-        }
-        if (strcmp(sp->keys[k], key) == 0)
-            return;
+        ctx->journal = j;
+        ctx->journal_cap = cap;
     }
+    order_change *c = &ctx->journal[ctx->njournal++];
+    c->obj = json_incref(obj);
+    c->key = key;
+    c->old = key ? json_incref(json_object_get(obj, key)) : NULL;
+    c->len = key ? 0 : json_array_size(obj);
 }
 
-static void sp_take(order_ctx *ctx, of_item *it, savepoint *sp)
+/* Undoes the journal's changes, latest first, and empties it. */
+static void journal_rollback(order_ctx *ctx)
 {
-    memset(sp, 0, sizeof *sp);
-    sp_key(sp, it->ev.subject);
-    sp_key(sp, json_string_value(json_object_get(it->ev.data, "new_order_id")));
-    sp_key(sp, json_string_value(json_object_get(it->ev.data, "order_id")));
-    json_t *maps[SP_MAPS];
-    sp_maps(ctx, maps);
-    for (int k = 0; k < SP_KEYS && sp->keys[k]; k++) {
-        for (int m = 0; m < SP_MAPS; m++)
-            sp->copies[m][k] = copy_containers(json_object_get(maps[m], sp->keys[k]));
-        json_t *notes = json_object_get(ctx->notes, sp->keys[k]);
-        sp->notes_len[k] = notes ? (long)json_array_size(notes) : -1;
-    }
-    sp->undo_len = json_array_size(ctx->undo);
-    sp->ledger_len = json_array_size(ctx->ledger);
-    sp->refunds_len = json_array_size(ctx->refunds);
-}
-
-static void sp_release(savepoint *sp)
-{
-    for (int m = 0; m < SP_MAPS; m++)
-        for (int k = 0; k < SP_KEYS; k++)
-            json_decref(sp->copies[m][k]);
-}
-
-static void sp_restore(order_ctx *ctx, savepoint *sp)
-{
-    json_t *maps[SP_MAPS];
-    sp_maps(ctx, maps);
-    for (int k = 0; k < SP_KEYS && sp->keys[k]; k++) {
-        for (int m = 0; m < SP_MAPS; m++) {
-            if (sp->copies[m][k])
-                json_object_set(maps[m], sp->keys[k], sp->copies[m][k]);
-            else
-                json_object_del(maps[m], sp->keys[k]);
-        }
-        json_t *notes = json_object_get(ctx->notes, sp->keys[k]);
-        if (sp->notes_len[k] < 0)
-            json_object_del(ctx->notes, sp->keys[k]);
+    while (ctx->njournal) {
+        order_change *c = &ctx->journal[--ctx->njournal];
+        if (!c->key)
+            while (json_array_size(c->obj) > c->len)
+                json_array_remove(c->obj, json_array_size(c->obj) - 1);
+        else if (c->old)
+            json_object_set(c->obj, c->key, c->old);
         else
-            while (json_array_size(notes) > (size_t)sp->notes_len[k])
-                json_array_remove(notes, json_array_size(notes) - 1);
+            json_object_del(c->obj, c->key);
+        json_decref(c->old);
+        json_decref(c->obj);
     }
-    while (json_array_size(ctx->undo) > sp->undo_len) {
-        size_t last = json_array_size(ctx->undo) - 1;
-        json_t *u = json_array_get(ctx->undo, last);
-        json_object_set(ctx->balances, json_string_value(json_array_get(u, 0)),
-                        json_array_get(u, 1));
-        json_array_remove(ctx->undo, last);
+}
+
+/* Keeps the changes: empties the journal. */
+static void journal_commit(order_ctx *ctx)
+{
+    while (ctx->njournal) {
+        order_change *c = &ctx->journal[--ctx->njournal];
+        json_decref(c->old);
+        json_decref(c->obj);
     }
-    while (json_array_size(ctx->ledger) > sp->ledger_len)
-        json_array_remove(ctx->ledger, json_array_size(ctx->ledger) - 1);
-    while (json_array_size(ctx->refunds) > sp->refunds_len)
-        json_array_remove(ctx->refunds, json_array_size(ctx->refunds) - 1);
+}
+
+void order_set_value(order_ctx *ctx, json_t *o, const char *key, json_t *value)
+{
+    journal(ctx, o, key);
+    json_object_set_new(o, key, value);
+}
+
+void order_append(order_ctx *ctx, json_t *a, json_t *v)
+{
+    journal(ctx, a, NULL);
+    json_array_append_new(a, v);
+}
+
+void order_put(order_ctx *ctx, const char *order_id, json_t *row)
+{
+    order_set_value(ctx, ctx->orders.rows, order_id, row);
+    order_touch(ctx, order_id);
+}
+
+void order_touch(order_ctx *ctx, const char *order_id)
+{
+    if (!json_object_get(ctx->orders.dirty, order_id))
+        order_set_value(ctx, ctx->orders.dirty, order_id, json_true());
+}
+
+/* Appends v (stolen) to the list map[key], made when absent; journaled. */
+static void list_append(order_ctx *ctx, json_t *map, const char *key, json_t *v)
+{
+    json_t *list = json_object_get(map, key);
+    if (!list) {
+        list = json_array();
+        order_set_value(ctx, map, key, list);
+    }
+    order_append(ctx, list, v);
 }
 
 void order_apply_one(order_ctx *ctx, of_item *it)
@@ -257,18 +230,37 @@ void order_apply_one(order_ctx *ctx, of_item *it)
         of_item_reject(it, "type: %s events are not applied by order-worker", it->ev.type);
         return;
     }
-    savepoint sp;
-    sp_take(ctx, it, &sp);
-    rule->apply(ctx, it);
+    order_apply_handler(ctx, it, rule->apply);
+}
+
+void order_apply_handler(order_ctx *ctx, of_item *it, order_handler apply)
+{
+    /* balances, the ledger and refunds have undo logs of their own */
+    size_t undo_len = json_array_size(ctx->undo), ledger_len = json_array_size(ctx->ledger),
+           refunds_len = json_array_size(ctx->refunds);
+    apply(ctx, it);
     json_t *o = order_set_get(&ctx->orders, it->ev.subject);
     if (it->state == OF_ITEM_REJECTED) {
-        sp_restore(ctx, &sp);
-    } else if (o) { /* version counts the events applied to the order */
+        journal_rollback(ctx);
+        while (json_array_size(ctx->undo) > undo_len) {
+            size_t last = json_array_size(ctx->undo) - 1;
+            json_t *u = json_array_get(ctx->undo, last);
+            json_object_set(ctx->balances, json_string_value(json_array_get(u, 0)),
+                            json_array_get(u, 1));
+            json_array_remove(ctx->undo, last);
+        }
+        while (json_array_size(ctx->ledger) > ledger_len)
+            json_array_remove(ctx->ledger, json_array_size(ctx->ledger) - 1);
+        while (json_array_size(ctx->refunds) > refunds_len)
+            json_array_remove(ctx->refunds, json_array_size(ctx->refunds) - 1);
+        return;
+    }
+    journal_commit(ctx);
+    if (o) { /* version counts the events applied to the order */
         json_object_set_new(o, "version",
                             json_integer(json_integer_value(json_object_get(o, "version")) + 1));
         order_set_touch(&ctx->orders, it->ev.subject);
     }
-    sp_release(&sp);
 }
 
 int order_apply_batch(void *cfg, of_db *db, of_batch *batch, of_error *err)
@@ -296,9 +288,9 @@ const char *order_str(const json_t *o, const char *key)
     return s ? s : "";
 }
 
-void order_set_str(json_t *o, const char *key, const char *value)
+void order_set_str(order_ctx *ctx, json_t *o, const char *key, const char *value)
 {
-    json_object_set_new(o, key, value ? json_string(value) : json_null());
+    order_set_value(ctx, o, key, value ? json_string(value) : json_null());
 }
 
 int order_is_closed(const json_t *o)
@@ -319,10 +311,10 @@ void order_close(order_ctx *ctx, of_item *it, json_t *o, const char *order_id, c
 {
     if (order_is_closed(o))
         return;
-    json_object_set_new(o, "closed", json_true());
-    order_set_str(o, "closed_at", it->ev.time);
-    order_set_str(o, "close_reason", reason);
-    order_set_touch(&ctx->orders, order_id);
+    order_set_value(ctx, o, "closed", json_true());
+    order_set_str(ctx, o, "closed_at", it->ev.time);
+    order_set_str(ctx, o, "close_reason", reason);
+    order_touch(ctx, order_id);
 }
 
 int note_add(order_ctx *ctx, of_item *it, const char *order_id, const char *key, const char *author,
@@ -337,7 +329,7 @@ int note_add(order_ctx *ctx, of_item *it, const char *order_id, const char *key,
     json_object_set_new(params, "date", json_string(date));
     json_t *o = order_set_get(&ctx->orders, order_id);
     json_int_t seq = json_integer_value(json_object_get(o, "note_seq")) + 1;
-    json_object_set_new(o, "note_seq", json_integer(seq));
+    order_set_value(ctx, o, "note_seq", json_integer(seq));
     char *text[3] = {NULL, NULL, NULL};
     of_error err;
     for (int l = 0; l < 3; l++) {
@@ -357,12 +349,7 @@ int note_add(order_ctx *ctx, of_item *it, const char *order_id, const char *key,
                   "rendered_en", text[2], "event_source", it->ev.source, "event_id", it->ev.id);
     for (int l = 0; l < 3; l++)
         free(text[l]);
-    json_t *list = json_object_get(ctx->notes, order_id);
-    if (!list) {
-        list = json_array();
-        json_object_set_new(ctx->notes, order_id, list);
-    }
-    json_array_append_new(list, row);
+    list_append(ctx, ctx->notes, order_id, row);
     return 0;
 }
 
@@ -373,12 +360,7 @@ json_t *task_open(order_ctx *ctx, of_item *it, const char *order_id, const char 
                           "assignee", assignee, "status", "open", "created_at", it->ev.time,
                           "detail", detail ? detail : json_object(), "created_by_source",
                           it->ev.source, "created_by_id", it->ev.id);
-    json_t *list = json_object_get(ctx->tasks, order_id);
-    if (!list) {
-        list = json_array();
-        json_object_set_new(ctx->tasks, order_id, list);
-    }
-    json_array_append_new(list, t);
+    list_append(ctx, ctx->tasks, order_id, t);
     return t;
 }
 
@@ -394,11 +376,11 @@ json_t *task_find(order_ctx *ctx, const char *order_id, const char *kind)
     return NULL;
 }
 
-void task_close(of_item *it, json_t *task, const char *by)
+void task_close(order_ctx *ctx, of_item *it, json_t *task, const char *by)
 {
-    order_set_str(task, "status", "done");
-    order_set_str(task, "closed_at", it->ev.time);
-    order_set_str(task, "closed_by", by);
+    order_set_str(ctx, task, "status", "done");
+    order_set_str(ctx, task, "closed_at", it->ev.time);
+    order_set_str(ctx, task, "closed_by", by);
 }
 
 int ledger_add(order_ctx *ctx, of_item *it, const char *buyer, int64_t delta, const char *order_id,

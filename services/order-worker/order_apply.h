@@ -2,9 +2,10 @@
  * handler. A handler reads the batch's state (orders, their open tasks, buyers' balances),
  * checks the event against the order's state, and either records its effects (state,
  * notes, tasks, ledger entries, refund registrations) or rejects it with a reason. A
- * rejected event leaves nothing behind: each handler runs under a savepoint of the state it
- * can touch, restored on rejection. Everything is written back in a few set-based
- * statements at the end of the batch (order_store.c). */
+ * rejected event leaves nothing behind: every change a handler makes goes through the
+ * effects below, which journal what they replace, and a rejection rolls the journal back.
+ * Everything is written back in a few set-based statements at the end of the batch
+ * (order_store.c). */
 #ifndef ORDER_APPLY_H
 #define ORDER_APPLY_H
 
@@ -14,13 +15,24 @@
 #include "consumer.h"
 #include "order_store.h"
 
+/* One change of the event being applied: obj[key] was old (NULL: absent) before it, or, with
+ * key NULL, the array obj had len elements. */
+typedef struct order_change {
+    json_t *obj;
+    const char *key;
+    json_t *old;
+    size_t len;
+} order_change;
+
 typedef struct order_ctx {
     const of_config *cfg;
+    order_change *journal; /* the changes of the event being applied, for its rejection */
+    size_t njournal, journal_cap;
     order_set orders;
     json_t *notes;      /* order_id -> [new order_notes rows] */
     json_t *tasks;      /* order_id -> [task objects: open ones loaded, new ones (no task_id)] */
     json_t *balances;   /* buyer_id -> balance in cents (locked rows of buyer_balances) */
-    json_t *undo;       /* [[buyer_id, cents before]]: balance changes, for the savepoint */
+    json_t *undo;       /* [[buyer_id, cents before]]: balance changes, for a rejection */
     json_t *ledger;     /* [new balance_ledger rows] */
     json_t *refunds;    /* [new refund_registrations rows] */
     json_t *remits;     /* buyer_id -> [off-shop remittances not yet matched] (M5) */
@@ -37,8 +49,11 @@ typedef struct order_rule {
 /* The of_apply_fn of order-worker (ctx: const of_config *). */
 int order_apply_batch(void *cfg, of_db *db, of_batch *batch, of_error *err);
 
-/* Runs one handler under a savepoint (what order_apply_batch does per event). */
+/* Runs the event's handler, its changes rolled back when it rejects the event (what
+ * order_apply_batch does per event). */
 void order_apply_one(order_ctx *ctx, of_item *it);
+/* The same with a given handler. */
+void order_apply_handler(order_ctx *ctx, of_item *it, order_handler apply);
 
 /* An empty context (no database), for order_apply_one in tests and for a batch. */
 void order_ctx_init(order_ctx *ctx, const of_config *cfg);
@@ -49,7 +64,16 @@ void order_ctx_free(order_ctx *ctx);
 /* The order the event names, or NULL after rejecting the event ("unknown order"). */
 json_t *order_for(order_ctx *ctx, of_item *it);
 const char *order_str(const json_t *o, const char *key); /* "" when absent */
-void order_set_str(json_t *o, const char *key, const char *value);
+/* o[key] = value (a string, or null for NULL), journaled. */
+void order_set_str(order_ctx *ctx, json_t *o, const char *key, const char *value);
+/* o[key] = value (stolen), journaled. */
+void order_set_value(order_ctx *ctx, json_t *o, const char *key, json_t *value);
+/* Appends v (stolen) to the array a, journaled. */
+void order_append(order_ctx *ctx, json_t *a, json_t *v);
+/* Adds the new order row (stolen) and marks it to be written, journaled. */
+void order_put(order_ctx *ctx, const char *order_id, json_t *row);
+/* Marks the order's row to be written back, journaled. */
+void order_touch(order_ctx *ctx, const char *order_id);
 int order_is_closed(const json_t *o);
 /* Closes the transaction at the event's time. */
 void order_close(order_ctx *ctx, of_item *it, json_t *o, const char *order_id, const char *reason);
@@ -64,7 +88,7 @@ json_t *task_open(order_ctx *ctx, of_item *it, const char *order_id, const char 
                   const char *assignee, json_t *detail);
 /* The first open task of that kind on the order, or NULL. */
 json_t *task_find(order_ctx *ctx, const char *order_id, const char *kind);
-void task_close(of_item *it, json_t *task, const char *by);
+void task_close(order_ctx *ctx, of_item *it, json_t *task, const char *by);
 
 /* Adds delta cents to the buyer's balance with a ledger entry. Returns -1 after rejecting
  * the event when the balance would go negative; *after receives the new balance. */

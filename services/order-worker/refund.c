@@ -62,7 +62,7 @@ void refund_due(order_ctx *ctx, of_item *it)
     task_open(ctx, it, it->ev.subject, "register_refund", "registrar", detail);
     json_t *due = task_find(ctx, it->ev.subject, "refund_due");
     if (due)
-        task_close(it, due, staff);
+        task_close(ctx, it, due, staff);
 }
 
 /* F3: a refund registration; the order is noted and the requester told 已登記. */
@@ -89,11 +89,12 @@ void refund_registered(order_ctx *ctx, of_item *it)
     if (of_money_parse(order_str(o, "refunded"), &refunded))
         refunded = 0;
     char r[32];
-    order_set_str(o, "refunded", of_money_format(refunded + cents_of(it, "amount"), r, sizeof r));
-    order_set_touch(&ctx->orders, it->ev.subject);
+    order_set_str(ctx, o, "refunded",
+                  of_money_format(refunded + cents_of(it, "amount"), r, sizeof r));
+    order_touch(ctx, it->ev.subject);
     json_t *task = task_find(ctx, it->ev.subject, "register_refund");
     if (task)
-        task_close(it, task, staff);
+        task_close(ctx, it, task, staff);
 }
 
 /* F3: a credit to the buyer's balance; the order, when given, is noted. */
@@ -114,7 +115,7 @@ void balance_registered(order_ctx *ctx, of_item *it)
         return;
     json_t *task = task_find(ctx, order_id, "register_balance");
     if (task)
-        task_close(it, task, staff);
+        task_close(ctx, it, task, staff);
 }
 
 /* F4: the balance pays (part of) an order; registration is notified. */

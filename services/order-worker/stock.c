@@ -38,6 +38,6 @@ void stock_out_of_stock(order_ctx *ctx, of_item *it)
     }
     if (note_add(ctx, it, it->ev.subject, "A21", staff, params))
         return;
-    json_array_append_new(json_object_get(o, "struck_skus"), json_string(opt(it, "sku")));
-    order_set_touch(&ctx->orders, it->ev.subject);
+    order_append(ctx, json_object_get(o, "struck_skus"), json_string(opt(it, "sku")));
+    order_touch(ctx, it->ev.subject);
 }

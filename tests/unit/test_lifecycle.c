@@ -1,7 +1,7 @@
 /* test_lifecycle.c — the order lifecycle of order-worker (services/order-worker/lifecycle.c)
  * without a database: the batch's order_set lives in memory, events are real decoded
  * events (of_event_decode), and the handlers are called directly — then once more through
- * order_apply_one, which adds the version count and the per-event savepoint. */
+ * order_apply_one, which adds the version count and undoes a rejected event's changes. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -528,6 +528,77 @@ static void test_apply_one(void)
     order_ctx_free(&ctx);
 }
 
+/* A handler that changes every kind of state an event can (a field, a new order, marks, a
+ * note, tasks opened on a new and an existing list, a task closed, an array grown, a
+ * balance), then rejects the event or not. */
+static int journal_rejects;
+
+static void change_everything(order_ctx *ctx, of_item *it)
+{
+    json_t *o = order_set_get(&ctx->orders, "TJ1");
+    order_set_str(ctx, o, "state", "printed");
+    order_set_value(ctx, o, "closed", json_true());
+    order_touch(ctx, "TJ1");
+    order_put(ctx, "TJ2",
+              json_pack("{s:s,s:i,s:[]}", "order_id", "TJ2", "note_seq", 0, "struck_skus"));
+    order_append(ctx, json_object_get(o, "struck_skus"), json_string("SKU-1"));
+    CHECK(note_add(ctx, it, "TJ1", "A7", "小王", json_object()) == 0);
+    task_open(ctx, it, "TJ2", "relist", "小李", NULL);
+    task_open(ctx, it, "TJ1", "relist", "小李", NULL);
+    task_close(ctx, it, task_find(ctx, "TJ1", "fix_waybill"), "小王");
+    int64_t after;
+    CHECK(ledger_add(ctx, it, "tb_buyer01", 500, "TJ1", "refund", "小王", NULL, &after) == 0);
+    if (journal_rejects)
+        of_item_reject(it, "rejected after its changes");
+}
+
+/* The state an event can change, deep-copied. */
+static json_t *state_of(const order_ctx *ctx)
+{
+    return json_pack("[O,O,O,O,O,O,O]", ctx->orders.rows, ctx->orders.dirty, ctx->notes, ctx->tasks,
+                     ctx->balances, ctx->ledger, ctx->refunds);
+}
+
+static void test_rejection_undoes_every_change(void)
+{
+    order_ctx ctx;
+    order_ctx_init(&ctx, &cfg);
+    seed(&ctx, "TJ1", "paid", 0);
+    json_object_set_new(order_set_get(&ctx.orders, "TJ1"), "struck_skus", json_array());
+    json_object_set_new(ctx.tasks, "TJ1",
+                        json_pack("[{s:I,s:s,s:s,s:s}]", "task_id", (json_int_t)7, "kind",
+                                  "fix_waybill", "status", "open", "assignee", "小李"));
+    json_object_set_new(ctx.balances, "tb_buyer01", json_integer(1000));
+    json_t *s0 = state_of(&ctx), *before = json_deep_copy(s0);
+    json_decref(s0);
+    of_item it;
+    paid(&it, "TJ1", "2024-05-06T01:30:00Z");
+    journal_rejects = 1;
+    order_apply_handler(&ctx, &it, change_everything);
+    CHECK(it.state == OF_ITEM_REJECTED);
+    json_t *now = state_of(&ctx), *now_copy = json_deep_copy(now);
+    CHECK(json_equal(before, now_copy));
+    json_decref(now);
+    json_decref(now_copy);
+    CHECK(ctx.njournal == 0);
+    /* the same changes kept when the event is applied */
+    it.state = OF_ITEM_PENDING;
+    journal_rejects = 0;
+    order_apply_handler(&ctx, &it, change_everything);
+    CHECK(it.state == OF_ITEM_PENDING && ctx.njournal == 0);
+    CHECK_STR(field(&ctx, "TJ1", "state"), "printed");
+    CHECK(version(&ctx, "TJ1") == 2);
+    CHECK(order_set_get(&ctx.orders, "TJ2") != NULL && dirty(&ctx, "TJ2"));
+    CHECK(json_array_size(json_object_get(order_set_get(&ctx.orders, "TJ1"), "struck_skus")) == 1);
+    CHECK(notes_of(&ctx, "TJ1") == 1);
+    CHECK(json_array_size(json_object_get(ctx.tasks, "TJ1")) == 2);
+    CHECK(json_array_size(json_object_get(ctx.tasks, "TJ2")) == 1);
+    CHECK(json_integer_value(json_object_get(ctx.balances, "tb_buyer01")) == 1500);
+    of_event_clear(&it.ev);
+    json_decref(before);
+    order_ctx_free(&ctx);
+}
+
 /* M5: the key order-worker writes to orders.items_key is the text of PostgreSQL's
  * items_key(items) (0007): "sku×qty" sorted bytewise, joined by ';'; reals as jansson writes
  * them (jsonb prints 2.0 as 2.0); NULL for no items, as string_agg of no rows. */
@@ -576,6 +647,7 @@ int main(void)
     test_shipped();
     test_closed();
     test_apply_one();
+    test_rejection_undoes_every_change();
     of_validator_free(validator);
     return TEST_DONE();
 }
