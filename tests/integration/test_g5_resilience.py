@@ -109,8 +109,8 @@ def test_sigterm_mid_flow_commits_and_resumes(db, publisher, workers, ids):
     # each partition's first assignment (the group may then move it from lane to lane
     # within the process, from a later offset: the lane before it applied some)
     resumed = {}
-    this_run = second.log_text().rsplit("--- start", 1)[-1]  # the log file is appended to
-    for p, o in re.findall(r"assigned shop\.orders\[(\d+)\] from offset (-?\d+)", this_run):
+    for p, o in re.findall(r"assigned shop\.orders\[(\d+)\] from offset (-?\d+)",
+                           second.run_text()):
         resumed.setdefault(int(p), int(o))
     assert resumed == {p: stored.get(p, -2) for p in resumed} and len(resumed) == 6, \
         f"the restarted worker did not resume from the stored offsets {stored}: {resumed}"

@@ -97,6 +97,11 @@ class LogFile:
         except OSError:
             return ""
 
+    def run_text(self):
+        """The log since the process was last started (the file is appended to: by every
+        start, and by earlier runs of the same test)."""
+        return self.log_text().rsplit("--- start", 1)[-1]
+
     def log_lines(self):
         """The JSON log lines (of every start of the process)."""
         out = []
