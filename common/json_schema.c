@@ -133,6 +133,7 @@ typedef struct node_entry {
     const json_t *doc;    /* the document it belongs to */
     const json_t *k[KW_COUNT];
     const json_t *ref_target, *ref_doc; /* $ref resolved when indexed; NULL: at validation */
+    re_entry pattern; /* the compiled "pattern" (a copy of its cache entry); .re NULL: none */
 } node_entry;
 
 struct of_schema_registry {
@@ -760,13 +761,16 @@ static bool title_has_article(const char *t)
            strncmp(t, "An ", 3) == 0 || strncmp(t, "the ", 4) == 0;
 }
 
-static bool eval_pattern(eval_ctx *c, const json_t *pattern, const json_t *inst,
-                         const path_seg *path, const json_t *title, of_error *err)
+static bool eval_pattern(eval_ctx *c, const node_entry *node, const json_t *pattern,
+                         const json_t *inst, const path_seg *path, const json_t *title,
+                         of_error *err)
 {
     if (!json_is_string(pattern))
         return true;
-    const re_entry *entry =
-        re_find(c->reg, json_string_value(pattern), json_string_length(pattern));
+    /* compiled when the schema was added; looked up by text only for one that was not */
+    const re_entry *entry = node && node->pattern.re ? &node->pattern
+                                                     : re_find(c->reg, json_string_value(pattern),
+                                                               json_string_length(pattern));
     const regex_t *re = entry ? entry->re : NULL;
     if (!re)
         return fail(err, path, "pattern %s was not compiled (schema not added to the registry)",
@@ -806,9 +810,42 @@ static bool eval_pattern(eval_ctx *c, const json_t *pattern, const json_t *inst,
     return fail(err, path, "does not match pattern %s (got %s)", json_string_value(pattern), got);
 }
 
+/* eval_object when only validity is asked (err NULL): one pass over the instance's members,
+ * each looked up once among the properties. */
+static bool object_valid(eval_ctx *c, const json_t *const *k, const json_t *doc, const json_t *inst,
+                         const path_seg *path, int depth)
+{
+    const json_t *req = k[KW_REQUIRED];
+    for (size_t i = 0; i < json_array_size(req); i++) {
+        const json_t *name = json_array_get(req, i);
+        if (json_is_string(name) &&
+            !json_object_getn(inst, json_string_value(name), json_string_length(name)))
+            return false;
+    }
+    const json_t *props = json_is_object(k[KW_PROPERTIES]) ? k[KW_PROPERTIES] : NULL;
+    const json_t *add = k[KW_ADDITIONAL];
+    json_t *obj = (json_t *)inst;
+    for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
+        const char *key = json_object_iter_key(it);
+        size_t key_len = json_object_iter_key_len(it);
+        const json_t *schema = props ? json_object_getn(props, key, key_len) : NULL;
+        if (!schema && (!add || json_is_true(add)))
+            continue;
+        if (!schema && json_is_false(add))
+            return false;
+        path_seg seg = {path, key, key_len, 0};
+        if (!eval(c, schema ? schema : add, doc, json_object_iter_value(it), &seg, NULL, depth + 1,
+                  NULL))
+            return false;
+    }
+    return true;
+}
+
 static bool eval_object(eval_ctx *c, const json_t *const *k, const json_t *doc, const json_t *inst,
                         const path_seg *path, int depth, of_error *err)
 {
+    if (!err)
+        return object_valid(c, k, doc, inst, path, depth);
     const json_t *req = k[KW_REQUIRED];
     for (size_t i = 0; i < json_array_size(req); i++) {
         const json_t *name = json_array_get(req, i);
@@ -880,8 +917,9 @@ static bool eval_array(eval_ctx *c, const json_t *const *k, const json_t *doc, c
     return true;
 }
 
-static bool eval_string(eval_ctx *c, const json_t *const *k, const json_t *inst,
-                        const path_seg *path, const json_t *title, of_error *err)
+static bool eval_string(eval_ctx *c, const node_entry *node, const json_t *const *k,
+                        const json_t *inst, const path_seg *path, const json_t *title,
+                        of_error *err)
 {
     if (json_is_integer(k[KW_MIN_LENGTH]) || json_is_integer(k[KW_MAX_LENGTH])) {
         size_t cps = utf8_count(json_string_value(inst), json_string_length(inst));
@@ -894,7 +932,7 @@ static bool eval_string(eval_ctx *c, const json_t *const *k, const json_t *inst,
             return fail(err, path, "must be at most %" JSON_INTEGER_FORMAT " characters long",
                         json_integer_value(k[KW_MAX_LENGTH]));
     }
-    if (k[KW_PATTERN] && !eval_pattern(c, k[KW_PATTERN], inst, path, title, err))
+    if (k[KW_PATTERN] && !eval_pattern(c, node, k[KW_PATTERN], inst, path, title, err))
         return false;
     return true;
 }
@@ -1061,7 +1099,7 @@ static bool eval(eval_ctx *c, const json_t *schema, const json_t *doc, const jso
             return false;
         break;
     case JSON_STRING:
-        if (!eval_string(c, k, inst, path, title, err))
+        if (!eval_string(c, node, k, inst, path, title, err))
             return false;
         break;
     case JSON_INTEGER:
@@ -1086,8 +1124,15 @@ bool of_schema_validate(const of_schema_registry *reg, const json_t *schema, con
         of_error_set(err, "(event): %s", schema ? "no event" : "no schema");
         return false;
     }
+    /* a valid instance (nearly all) is judged without building messages, in the fastest
+     * order; an invalid one is walked again in the schema's order for its message */
     eval_ctx c = {reg, 0};
-    return eval(&c, schema, schema, instance, NULL, NULL, 0, err);
+    if (eval(&c, schema, schema, instance, NULL, NULL, 0, NULL))
+        return true;
+    if (!err)
+        return false;
+    eval_ctx again = {reg, 0};
+    return eval(&again, schema, schema, instance, NULL, NULL, 0, err);
 }
 
 /* ---- checking a document when it is added ------------------------------------------------ */
@@ -1509,6 +1554,12 @@ static int index_schema(of_schema_registry *reg, const json_t *doc, const json_t
         n.ref_target = resolve_ref(reg, doc, json_string_value(n.k[KW_REF]), &n.ref_doc);
         if (!n.ref_target)
             n.ref_doc = NULL;
+    }
+    if (json_is_string(n.k[KW_PATTERN])) {
+        const re_entry *e =
+            re_find(reg, json_string_value(n.k[KW_PATTERN]), json_string_length(n.k[KW_PATTERN]));
+        if (e)
+            n.pattern = *e;
     }
     if (node_insert(reg, &n))
         return -1;
