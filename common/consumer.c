@@ -158,9 +158,9 @@ static of_raw_message *raw_copy(const rd_kafka_message_t *m)
     r->key = m->key ? memcpy(p, m->key, m->key_len) : NULL;
     r->key_len = m->key ? m->key_len : 0;
     p += r->key_len;
-    r->value = m->len ? memcpy(p, m->payload, m->len) : "";
-    r->len = m->len;
-    p += m->len;
+    r->len = m->payload ? m->len : 0;
+    r->value = r->len ? memcpy(p, m->payload, r->len) : "";
+    p += r->len;
     for (size_t i = 0; i < nh; i++) {
         rd_kafka_header_get_all(kh, i, &name, &val, &size);
         size_t nl = strlen(name) + 1;
