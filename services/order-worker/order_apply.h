@@ -16,7 +16,8 @@
 #include "order_store.h"
 
 /* One change of the event being applied: obj[key] was old (NULL: absent) before it, or, with
- * key NULL, the array obj had len elements. */
+ * key NULL, the array obj had len elements. key is not copied: literals and ids from the
+ * batch's events, which outlive the event's journal. */
 typedef struct order_change {
     json_t *obj;
     const char *key;

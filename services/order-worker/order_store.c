@@ -531,12 +531,6 @@ json_t *order_set_get(order_set *set, const char *order_id)
     return json_object_get(set->rows, order_id);
 }
 
-void order_set_put(order_set *set, const char *order_id, json_t *row)
-{
-    json_object_set_new(set->rows, order_id, row);
-    json_object_set_new(set->dirty, order_id, json_true());
-}
-
 void order_set_touch(order_set *set, const char *order_id)
 {
     json_object_set_new(set->dirty, order_id, json_true());

@@ -29,8 +29,7 @@ int order_store_save(struct order_ctx *ctx, of_db *db, of_error *err) OF_MUST_CH
 
 void order_set_free(order_set *set);
 json_t *order_set_get(order_set *set, const char *order_id); /* borrowed; NULL = unknown */
-/* Adds a new order (steals row) or marks an existing one changed. */
-void order_set_put(order_set *set, const char *order_id, json_t *row);
+/* Marks an order changed, unjournaled (handlers use order_touch, order_apply.h). */
 void order_set_touch(order_set *set, const char *order_id);
 
 #endif
