@@ -63,7 +63,7 @@ typedef struct consumer {
      * assigned. Until a message of it is taken, that is its position to commit to Kafka. */
     int64_t assigned_at[64];
     consumer_metrics *m;
-    int rc; /* the lane's result, and err when it failed */
+    atomic_int rc; /* the lane's result (read by the process's thread), and err when it failed */
     of_error err;
 } consumer;
 
