@@ -53,7 +53,6 @@ void order_ctx_init(order_ctx *ctx, const of_config *cfg)
     ctx->notes = json_object();
     ctx->tasks = json_object();
     ctx->balances = json_object();
-    ctx->undo = json_array();
     ctx->ledger = json_array();
     ctx->refunds = json_array();
     ctx->remits = json_object();
@@ -66,7 +65,6 @@ void order_ctx_free(order_ctx *ctx)
     json_decref(ctx->notes);
     json_decref(ctx->tasks);
     json_decref(ctx->balances);
-    json_decref(ctx->undo);
     json_decref(ctx->ledger);
     json_decref(ctx->refunds);
     json_decref(ctx->remits);
@@ -235,24 +233,10 @@ void order_apply_one(order_ctx *ctx, of_item *it)
 
 void order_apply_handler(order_ctx *ctx, of_item *it, order_handler apply)
 {
-    /* balances, the ledger and refunds have undo logs of their own */
-    size_t undo_len = json_array_size(ctx->undo), ledger_len = json_array_size(ctx->ledger),
-           refunds_len = json_array_size(ctx->refunds);
     apply(ctx, it);
     json_t *o = order_set_get(&ctx->orders, it->ev.subject);
     if (it->state == OF_ITEM_REJECTED) {
         journal_rollback(ctx);
-        while (json_array_size(ctx->undo) > undo_len) {
-            size_t last = json_array_size(ctx->undo) - 1;
-            json_t *u = json_array_get(ctx->undo, last);
-            json_object_set(ctx->balances, json_string_value(json_array_get(u, 0)),
-                            json_array_get(u, 1));
-            json_array_remove(ctx->undo, last);
-        }
-        while (json_array_size(ctx->ledger) > ledger_len)
-            json_array_remove(ctx->ledger, json_array_size(ctx->ledger) - 1);
-        while (json_array_size(ctx->refunds) > refunds_len)
-            json_array_remove(ctx->refunds, json_array_size(ctx->refunds) - 1);
         return;
     }
     journal_commit(ctx);
@@ -406,13 +390,12 @@ int ledger_add(order_ctx *ctx, of_item *it, const char *buyer, int64_t delta, co
         return -1;
     }
     *after = balance + delta;
-    json_array_append_new(ctx->undo, json_pack("[s,I]", buyer, (json_int_t)balance));
-    json_object_set_new(ctx->balances, buyer, json_integer(*after));
+    order_set_value(ctx, ctx->balances, buyer, json_integer(*after));
     char d[32], a[32];
-    json_array_append_new(
-        ctx->ledger, json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s,s:s,s:s?}", "buyer_id", buyer, "delta",
-                               of_money_format(delta, d, sizeof d), "balance_after",
-                               of_money_format(*after, a, sizeof a), "order_id", order_id, "at",
-                               it->ev.time, "kind", kind, "staff", staff, "reason", reason));
+    order_append(ctx, ctx->ledger,
+                 json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s,s:s,s:s?}", "buyer_id", buyer, "delta",
+                           of_money_format(delta, d, sizeof d), "balance_after",
+                           of_money_format(*after, a, sizeof a), "order_id", order_id, "at",
+                           it->ev.time, "kind", kind, "staff", staff, "reason", reason));
     return 0;
 }

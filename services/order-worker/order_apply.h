@@ -16,8 +16,8 @@
 #include "order_store.h"
 
 /* One change of the event being applied: obj[key] was old (NULL: absent) before it, or, with
- * key NULL, the array obj had len elements. key is not copied: literals and ids from the
- * batch's events, which outlive the event's journal. */
+ * key NULL, the array obj had len elements. key is not copied: literals, ids from the
+ * batch's events and buyer ids of its rows, which outlive the event's journal. */
 typedef struct order_change {
     json_t *obj;
     const char *key;
@@ -33,7 +33,6 @@ typedef struct order_ctx {
     json_t *notes;      /* order_id -> [new order_notes rows] */
     json_t *tasks;      /* order_id -> [task objects: open ones loaded, new ones (no task_id)] */
     json_t *balances;   /* buyer_id -> balance in cents (locked rows of buyer_balances) */
-    json_t *undo;       /* [[buyer_id, cents before]]: balance changes, for a rejection */
     json_t *ledger;     /* [new balance_ledger rows] */
     json_t *refunds;    /* [new refund_registrations rows] */
     json_t *remits;     /* buyer_id -> [off-shop remittances not yet matched] (M5) */

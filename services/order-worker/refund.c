@@ -79,12 +79,12 @@ void refund_registered(order_ctx *ctx, of_item *it)
     }
     if (note_add(ctx, it, it->ev.subject, "F3", staff, json_pack("{s:s}", "staff", staff)))
         return;
-    json_array_append_new(
-        ctx->refunds,
-        json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "order_id", it->ev.subject, "buyer_id",
-                  buyer, "channel", opt(it, "channel"), "account", opt(it, "account"), "real_name",
-                  opt(it, "real_name"), "amount", opt(it, "amount"), "reason", opt(it, "reason"),
-                  "staff", staff, "registered_at", it->ev.time));
+    order_append(ctx, ctx->refunds,
+                 json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "order_id", it->ev.subject,
+                           "buyer_id", buyer, "channel", opt(it, "channel"), "account",
+                           opt(it, "account"), "real_name", opt(it, "real_name"), "amount",
+                           opt(it, "amount"), "reason", opt(it, "reason"), "staff", staff,
+                           "registered_at", it->ev.time));
     int64_t refunded = 0;
     if (of_money_parse(order_str(o, "refunded"), &refunded))
         refunded = 0;
