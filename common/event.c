@@ -326,7 +326,9 @@ int of_event_decode(const of_validator *v, const of_message_in *m, of_event *out
                      out->etype->topic, m->topic);
         goto fail;
     }
-    if (!of_schema_validate(v->reg, v->schemas[out->etype - of_event_types], root, err))
+    /* the type's schema includes the envelope's, passed just above */
+    if (!of_schema_validate_given(v->reg, v->schemas[out->etype - of_event_types], root,
+                                  v->envelope, err))
         goto fail;
 
     out->id = json_string_value(json_object_get(root, "id"));

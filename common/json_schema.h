@@ -42,4 +42,11 @@ const json_t *of_schema_registry_find(const of_schema_registry *reg, const char 
 bool of_schema_validate(const of_schema_registry *reg, const json_t *schema, const json_t *instance,
                         of_error *err);
 
+/* Like of_schema_validate, for an instance already found valid against `given` (a schema of
+ * the registry): wherever schema reaches given for the instance itself (e.g. an event type's
+ * schema whose allOf $refs the envelope), that part is taken as passed instead of evaluated
+ * again. */
+bool of_schema_validate_given(const of_schema_registry *reg, const json_t *schema,
+                              const json_t *instance, const json_t *given, of_error *err);
+
 #endif

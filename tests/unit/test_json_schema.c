@@ -576,6 +576,33 @@ static void test_cross_document_refs(void)
         json_decref(ev);
     }
 
+    /* of_schema_validate_given: the envelope, known to pass for this very instance, is not
+     * evaluated again through the allOf $ref (an instance the envelope refuses shows it);
+     * the rest of the schema still is, and the envelope still counts for other instances */
+    const json_t *env = of_schema_registry_find(reg, "envelope.json");
+    json_t *no_type = parse("{\"data\":{\"order_id\":\"o1\"}}");
+    CHECK(!of_schema_validate(reg, schema, no_type, NULL));
+    CHECK(of_schema_validate_given(reg, schema, no_type, env, &err));
+    CHECK(!of_schema_validate_given(reg, schema, no_type,
+                                    of_schema_registry_find(reg, "common.json"),
+                                    NULL)); /* another schema given: the envelope still runs */
+    json_t *bad_data = parse("{\"data\":{\"order_id\":1}}");
+    CHECK(!of_schema_validate_given(reg, schema, bad_data, env, &err));
+    CHECK_STR(err.msg, "data.order_id: must be a string");
+    json_t *inner = json_object_get(no_type, "data");
+    CHECK(!of_schema_validate(reg, env, inner, NULL));
+    CHECK(of_schema_validate_given(reg, env, inner, env, NULL)); /* given for inner itself */
+    json_t *wrapper = parse("{\"type\":\"x\",\"data\":{\"type\":1}}");
+    json_t *nested = parse("{\"$id\":\"https://orderflow.test/n.json\","
+                           "\"properties\":{\"data\":{\"$ref\":\"envelope.json\"}}}");
+    CHECK(of_schema_registry_add(reg, nested, &err) == 0);
+    CHECK(!of_schema_validate_given(reg, nested, wrapper, env, &err)); /* data is another */
+    CHECK_STR(err.msg, "data: missing required field 'data'");
+    json_decref(nested);
+    json_decref(wrapper);
+    json_decref(bad_data);
+    json_decref(no_type);
+
     /* a reference to a document that never got added */
     json_t *orphan = parse("{\"$id\":\"https://orderflow.test/o.json\","
                            "\"properties\":{\"a\":{\"$ref\":\"missing.json#/$defs/x\"}}}");
