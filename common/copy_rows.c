@@ -1,7 +1,7 @@
 /* copy_rows.c — COPY text rows and array literals (see copy_rows.h). */
 #include "copy_rows.h"
 
-#include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,12 +120,26 @@ void of_rows_null(of_rows *r)
     put(r, "\\N", 2);
 }
 
+/* v in decimal, ending at end (no NUL); returns where it starts (snprintf costs more than
+ * the rest of a row) */
+static char *format_int(char *end, int64_t v)
+{
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    char *p = end;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return p;
+}
+
 void of_rows_int(of_rows *r, int64_t v)
 {
-    char b[24];
-    int n = snprintf(b, sizeof b, "%" PRId64, v);
+    char b[24], *start = format_int(b + sizeof b, v);
     sep(r);
-    put(r, b, (size_t)n);
+    put(r, start, (size_t)(b + sizeof b - start));
 }
 
 static int dump_cb(const char *buf, size_t size, void *data)
@@ -249,10 +263,9 @@ void of_rows_array_json(of_rows *r, const json_t *v)
 
 void of_rows_array_int(of_rows *r, int64_t v)
 {
-    char b[24];
-    int n = snprintf(b, sizeof b, "%" PRId64, v);
+    char b[24], *start = format_int(b + sizeof b, v);
     array_sep(r);
-    put(r, b, (size_t)n);
+    put(r, start, (size_t)(b + sizeof b - start));
 }
 
 void of_rows_array_end(of_rows *r)

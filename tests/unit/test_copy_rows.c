@@ -1,6 +1,7 @@
 /* test_copy_rows.c — common/copy_rows.c: COPY text rows and array literals carry any string
  * unchanged (tabs, newlines, backslashes, quotes, SQL-looking text), NULLs stay NULL, JSON
  * columns are compact JSON escaped the same way, and fields and rows are separated right. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,13 @@ static void test_copy_text(void)
     of_rows_textn(&r, "ab\tc", 2);
     of_rows_end(&r);
     CHECK_STR(r.buf, "ab\n");
+    of_rows_reset(&r); /* integers: every digit, both signs, both ends of the range */
+    of_rows_int(&r, 0);
+    of_rows_int(&r, 1234567890123);
+    of_rows_int(&r, INT64_MAX);
+    of_rows_int(&r, INT64_MIN);
+    of_rows_end(&r);
+    CHECK_STR(r.buf, "0\t1234567890123\t9223372036854775807\t-9223372036854775808\n");
     CHECK(of_rows_ok(&r));
     of_rows_free(&r);
 }
