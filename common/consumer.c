@@ -58,6 +58,7 @@ typedef struct consumer {
     atomic_llong beat_ms; /* when the lane's loop last turned (of_mono_ms) */
     bool synced;          /* the group has given this lane an assignment (maybe empty) */
     size_t fenced;        /* items of the batch another owner had handled */
+    int probe_left;       /* batches still to apply with dedupe_in_db (see apply_once) */
     of_rows sql_a, sql_b; /* statement arguments, reused from batch to batch */
     /* per partition (< 64): the offset it was assigned at, from PostgreSQL; -1 when not
      * assigned. Until a message of it is taken, that is its position to commit to Kafka. */
@@ -465,10 +466,6 @@ static int fence_partitions(consumer *c, of_rows *arr, of_error *err)
     return 0;
 }
 
-/* Marks items whose (source, id) is already in applied_events as duplicates: one query
- * with the batch's sources and ids as two arrays (the n-th element of each is item n). One
- * index probe per item (the LATERAL ... LIMIT 1): a plain join is planned as a hash join
- * over the whole table while it is young (under ~200,000 rows), a scan per batch. */
 /* Fills src and ids with two SQL arrays holding the batch's (source, id) pairs, the n-th
  * element of each from item n, NULL for the items not in `state` (NULL matches no row).
  * Returns how many items are in `state`; -1 when out of memory. */
@@ -491,6 +488,10 @@ static long key_arrays(const of_batch *b, of_item_state state, of_rows *src, of_
     return of_rows_ok(src) && of_rows_ok(ids) ? n : -1;
 }
 
+/* Marks items whose (source, id) is already in applied_events as duplicates: one query
+ * with the batch's sources and ids as two arrays (the n-th element of each is item n). One
+ * index probe per item (the LATERAL ... LIMIT 1): a plain join is planned as a hash join
+ * over the whole table while it is young (under ~200,000 rows), a scan per batch. */
 static int dedupe_in_db(consumer *c, of_rows *src, of_rows *ids, of_error *err)
 {
     long pending = key_arrays(&c->batch, OF_ITEM_PENDING, src, ids);
@@ -568,21 +569,23 @@ static int unrecord_rejected(consumer *c, of_rows *src, of_rows *ids, of_error *
                      2, params, err);
 }
 
-/* Records applied events (unless the worker started that) and the next offsets of every
- * partition in the batch. */
-static int record_progress(consumer *c, of_error *err)
+/* Records the applied events (unless the worker started that: then takes the rejected ones
+ * out). Before anything leaves PostgreSQL (dead letters), so a batch that turns out to hold
+ * an event applied before fails here and is applied again with nothing sent twice. */
+static int record_applied(consumer *c, of_error *err)
 {
-    if (c->batch.recorded) {
-        if (unrecord_rejected(c, &c->sql_a, &c->sql_b, err))
-            return -1;
-    } else {
-        of_rows *rows = &c->sql_a;
-        applied_rows(&c->batch, OF_ITEM_APPLIED, rows);
-        if (!of_rows_ok(rows))
-            return of_error_set(err, "out of memory");
-        if (rows->rows && of_db_copy(c->db, record_sql, rows->buf, rows->len, err))
-            return -1;
-    }
+    if (c->batch.recorded)
+        return unrecord_rejected(c, &c->sql_a, &c->sql_b, err);
+    of_rows *rows = &c->sql_a;
+    applied_rows(&c->batch, OF_ITEM_APPLIED, rows);
+    if (!of_rows_ok(rows))
+        return of_error_set(err, "out of memory");
+    return rows->rows ? of_db_copy(c->db, record_sql, rows->buf, rows->len, err) : 0;
+}
+
+/* Records the next offset of every partition in the batch. */
+static int record_offsets(consumer *c, of_error *err)
+{
     /* the next offset of each partition: one past its last item */
     size_t np;
     int32_t *parts = batch_partitions(&c->batch, &np);
@@ -622,10 +625,21 @@ static int record_progress(consumer *c, of_error *err)
     return rc;
 }
 
-static int apply_once(consumer *c, of_error *err)
+/* Whether the batch failed on the key of applied_events: an event of it was applied by an
+ * earlier batch (a shop sent it again), which only the probe of dedupe_in_db finds. */
+static bool hit_applied_key(const of_db *db)
+{
+    return strcmp(of_db_last_sqlstate(db), "23505") == 0 &&
+           strcmp(of_db_last_constraint(db), "applied_events_pkey") == 0;
+}
+
+/* One transaction for the batch; probe: look for events applied by earlier batches first.
+ * *again is set when it failed for want of that probe. */
+static int apply_attempt(consumer *c, bool probe, bool *again, of_error *err)
 {
     of_batch *b = &c->batch;
     b->recorded = false;
+    *again = false;
     for (size_t i = 0; i < b->n; i++) {
         of_item *it = &b->items[i];
         if (it->state != OF_ITEM_INVALID) {
@@ -641,13 +655,17 @@ static int apply_once(consumer *c, of_error *err)
     if (fence_partitions(c, &c->sql_a, err))
         goto rollback;
     dedupe_in_batch(b);
-    if (dedupe_in_db(c, &c->sql_a, &c->sql_b, err) || c->spec->apply(c->spec->ctx, c->db, b, err))
+    if ((probe && dedupe_in_db(c, &c->sql_a, &c->sql_b, err)) ||
+        c->spec->apply(c->spec->ctx, c->db, b, err))
+        goto rollback;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->items[i].state == OF_ITEM_PENDING)
+            b->items[i].state = OF_ITEM_APPLIED;
+    if (record_applied(c, err))
         goto rollback;
     int dead = 0;
     for (size_t i = 0; i < b->n; i++) {
         of_item *it = &b->items[i];
-        if (it->state == OF_ITEM_PENDING)
-            it->state = OF_ITEM_APPLIED;
         if (it->state == OF_ITEM_INVALID || it->state == OF_ITEM_REJECTED) {
             int stored = of_deadletter_store(c->db, it, err);
             if (stored < 0)
@@ -658,7 +676,7 @@ static int apply_once(consumer *c, of_error *err)
             dead += stored;
         }
     }
-    if (record_progress(c, err))
+    if (record_offsets(c, err))
         goto rollback;
     if (dead && c->dl && of_deadletter_flush(c->dl, 10000, err))
         goto rollback;
@@ -666,13 +684,40 @@ static int apply_once(consumer *c, of_error *err)
         return -1;
     return 0;
 rollback:;
+    *again = !probe && hit_applied_key(c->db);
     of_error ignored;
-    if (of_db_copy_finish(c->db, &ignored)) /* its error, if any, is already in err */
+    if (of_db_copy_finish(c->db, &ignored)) { /* its error, if any, is already in err */
         of_info("the batch's COPY failed too: %s", ignored.msg);
+        *again = *again || (!probe && hit_applied_key(c->db));
+    }
     if (of_db_conn(c->db))
         if (of_db_run(c->db, "ROLLBACK", 0, NULL, &ignored))
             of_db_reset(c->db);
     return -1;
+}
+
+/* Batches applied with the probe for earlier events after one was met: a shop that sends
+ * events again tends to send several. */
+#define PROBE_BATCHES 100
+
+/* Applies the batch in one transaction. Nearly every event is new, so the batch is first
+ * applied without looking for events applied by earlier batches: the key of applied_events
+ * refuses such an event at the end (nothing of the batch stays), and the batch is applied
+ * again with the probe, as are the next PROBE_BATCHES. */
+static int apply_once(consumer *c, of_error *err)
+{
+    bool probe = c->probe_left > 0, again;
+    int rc = apply_attempt(c, probe, &again, err);
+    if (rc && again) {
+        of_info("an event of the batch was applied before (sent again): applying the batch "
+                "and the next %d with a look-up of earlier events",
+                PROBE_BATCHES);
+        c->probe_left = PROBE_BATCHES + 1;
+        rc = apply_attempt(c, true, &again, err);
+    }
+    if (rc == 0 && c->probe_left > 0)
+        c->probe_left--;
+    return rc;
 }
 
 int of_batch_commit(of_db *db, const char *group, const char *topic, of_apply_fn apply, void *ctx,

@@ -16,7 +16,8 @@ struct of_db {
     PGconn *conn;
     atomic_bool reachable;
     char sqlstate[6];
-    bool copy_running; /* of_db_copy_start sent a COPY whose result is not read yet */
+    char constraint[64]; /* of the last failed statement, when it names one */
+    bool copy_running;   /* of_db_copy_start sent a COPY whose result is not read yet */
 };
 
 of_db *of_db_new(const char *url, int statement_timeout_ms, const char *application_name)
@@ -68,6 +69,17 @@ const char *of_db_last_sqlstate(const of_db *db)
     return db->sqlstate;
 }
 
+const char *of_db_last_constraint(const of_db *db)
+{
+    return db->constraint;
+}
+
+static void clear_failure(of_db *db)
+{
+    db->sqlstate[0] = '\0';
+    db->constraint[0] = '\0';
+}
+
 int of_db_ensure(of_db *db, of_error *err)
 {
     if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
@@ -102,7 +114,9 @@ int of_db_ensure(of_db *db, of_error *err)
 static void failed(of_db *db, PGresult *r, of_error *err)
 {
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *constraint = r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : NULL;
     snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state ? state : "");
+    snprintf(db->constraint, sizeof db->constraint, "%s", constraint ? constraint : "");
     of_error_set(err, "PostgreSQL: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
     size_t n = err ? strlen(err->msg) : 0;
     if (n && err->msg[n - 1] == '\n')
@@ -118,7 +132,7 @@ PGresult *of_db_exec(of_db *db, const char *sql, int nparams, const char *const 
 {
     if (of_db_copy_finish(db, err))
         return NULL;
-    db->sqlstate[0] = '\0';
+    clear_failure(db);
     if (!db->conn) {
         of_error_set(err, "not connected to PostgreSQL");
         return NULL;
@@ -145,7 +159,7 @@ int of_db_copy_start(of_db *db, const char *sql, const char *rows, size_t len, o
 {
     if (of_db_copy_finish(db, err))
         return -1;
-    db->sqlstate[0] = '\0';
+    clear_failure(db);
     if (!db->conn)
         return of_error_set(err, "not connected to PostgreSQL");
     PGresult *r = PQexecParams(db->conn, sql, 0, NULL, NULL, NULL, NULL, 0);

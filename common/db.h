@@ -44,6 +44,9 @@ int of_db_copy_finish(of_db *db, of_error *err) OF_MUST_CHECK;
 
 /* SQLSTATE of the last failed statement ("" when none), e.g. "23505" unique violation. */
 const char *of_db_last_sqlstate(const of_db *db);
+/* The constraint the last failed statement broke ("" when none or not named), e.g.
+ * "applied_events_pkey" with "23505". */
+const char *of_db_last_constraint(const of_db *db);
 
 /* Sleeps with exponential backoff: 100 ms doubling to 5 s, ±20 % jitter. attempt from 0. */
 void of_backoff_sleep(int attempt);

@@ -74,6 +74,9 @@ def test_resent_event_has_one_effect(db, publisher, workers, ids):
     assert order_row(db, b)[:2] == ("unpaid", 1)
     assert_no_dead_letters(db, ids)  # a duplicate is skipped, not dead-lettered
     assert worker.metric("orderflow_events_duplicate_total") >= 4
+    # the copies sent after the first ones were committed: refused by the key of
+    # applied_events, and their batch applied again with a look-up of earlier events
+    assert "an event of the batch was applied before (sent again)" in worker.run_text()
     assert worker.stop() == 0
 
     # A brand-new consumer group reads the whole topic again, every other test's events
