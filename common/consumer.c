@@ -492,12 +492,12 @@ static long key_arrays(const of_batch *b, of_item_state state, of_rows *src, of_
  * with the batch's sources and ids as two arrays (the n-th element of each is item n). One
  * index probe per item (the LATERAL ... LIMIT 1): a plain join is planned as a hash join
  * over the whole table while it is young (under ~200,000 rows), a scan per batch. */
-static int dedupe_in_db(consumer *c, of_rows *src, of_rows *ids, of_error *err)
+static int dedupe_in_db(consumer *c, of_item_state state, of_rows *src, of_rows *ids, of_error *err)
 {
-    long pending = key_arrays(&c->batch, OF_ITEM_PENDING, src, ids);
-    if (pending < 0)
+    long n = key_arrays(&c->batch, state, src, ids);
+    if (n < 0)
         return of_error_set(err, "out of memory");
-    if (!pending)
+    if (!n)
         return 0;
     const char *params[] = {src->buf, ids->buf};
     PGresult *r = of_db_exec(c->db,
@@ -655,12 +655,17 @@ static int apply_attempt(consumer *c, bool probe, bool *again, of_error *err)
     if (fence_partitions(c, &c->sql_a, err))
         goto rollback;
     dedupe_in_batch(b);
-    if ((probe && dedupe_in_db(c, &c->sql_a, &c->sql_b, err)) ||
+    if ((probe && dedupe_in_db(c, OF_ITEM_PENDING, &c->sql_a, &c->sql_b, err)) ||
         c->spec->apply(c->spec->ctx, c->db, b, err))
         goto rollback;
     for (size_t i = 0; i < b->n; i++)
         if (b->items[i].state == OF_ITEM_PENDING)
             b->items[i].state = OF_ITEM_APPLIED;
+    /* without the probe, an event sent again that the rules refused would reach no key:
+     * the refused (few, and without effects) are looked up now, unless the worker recorded
+     * them already (then the key refused any sent again) */
+    if (!probe && !b->recorded && dedupe_in_db(c, OF_ITEM_REJECTED, &c->sql_a, &c->sql_b, err))
+        goto rollback;
     if (record_applied(c, err))
         goto rollback;
     int dead = 0;
@@ -956,6 +961,7 @@ static int consumer_start(consumer *c, int lanes, of_error *err)
     c->db = of_db_new(c->cfg->database_url, c->cfg->db_statement_timeout_ms, c->spec->service);
     if (!c->db)
         return of_error_set(err, "out of memory");
+    of_db_prepare_statements(c->db); /* the same statements, batch after batch */
     c->dl = of_deadletter_new(c->cfg, err);
     if (!c->dl)
         return -1;

@@ -9,6 +9,10 @@
 
 #include "log.h"
 
+/* Statements prepared per connection (the workers use about twenty; beyond this many, the
+ * rest run unprepared). */
+#define DB_PREPARED_MAX 64
+
 struct of_db {
     char *url;
     char *app;
@@ -16,9 +20,19 @@ struct of_db {
     PGconn *conn;
     atomic_bool reachable;
     char sqlstate[6];
-    char constraint[64]; /* of the last failed statement, when it names one */
-    bool copy_running;   /* of_db_copy_start sent a COPY whose result is not read yet */
+    char constraint[64];          /* of the last failed statement, when it names one */
+    bool copy_running;            /* of_db_copy_start sent a COPY whose result is not read yet */
+    bool prepare;                 /* of_db_prepare_statements: statements are prepared once */
+    char *stmts[DB_PREPARED_MAX]; /* the texts prepared on this connection, as "s<i>" */
+    int nstmts;
 };
+
+static void forget_prepared(of_db *db)
+{
+    for (int i = 0; i < db->nstmts; i++)
+        free(db->stmts[i]);
+    db->nstmts = 0;
+}
 
 of_db *of_db_new(const char *url, int statement_timeout_ms, const char *application_name)
 {
@@ -41,6 +55,7 @@ void of_db_free(of_db *db)
         return;
     if (db->conn)
         PQfinish(db->conn);
+    forget_prepared(db);
     free(db->url);
     free(db->app);
     free(db);
@@ -52,6 +67,12 @@ void of_db_reset(of_db *db)
         PQfinish(db->conn);
     db->conn = NULL;
     db->copy_running = false;
+    forget_prepared(db); /* they lived in the session */
+}
+
+void of_db_prepare_statements(of_db *db)
+{
+    db->prepare = true;
 }
 
 bool of_db_reachable(const of_db *db)
@@ -124,7 +145,37 @@ static void failed(of_db *db, PGresult *r, of_error *err)
     if (PQstatus(db->conn) != CONNECTION_OK) {
         atomic_store(&db->reachable, false);
         of_db_reset(db);
+    } else if (strcmp(db->sqlstate, "0A000") == 0 && db->nstmts) {
+        of_db_reset(db); /* "cached plan must not change result type" (a migration ran): the
+                            next session prepares the statements again */
     }
+}
+
+/* The slot of sql among the statements prepared on this connection, preparing it when new
+ * (parse and analysis once per session, not per call); -1 when there is no room (run it
+ * unprepared), -2 with err when PostgreSQL refused it. */
+static int prepared(of_db *db, const char *sql, of_error *err)
+{
+    for (int i = 0; i < db->nstmts; i++)
+        if (strcmp(db->stmts[i], sql) == 0)
+            return i;
+    if (db->nstmts == DB_PREPARED_MAX)
+        return -1;
+    char *copy = strdup(sql);
+    if (!copy)
+        return -1;
+    char name[16];
+    snprintf(name, sizeof name, "s%d", db->nstmts);
+    PGresult *r = PQprepare(db->conn, name, sql, 0, NULL);
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        failed(db, r, err);
+        PQclear(r);
+        free(copy);
+        return -2;
+    }
+    PQclear(r);
+    db->stmts[db->nstmts] = copy;
+    return db->nstmts++;
 }
 
 PGresult *of_db_exec(of_db *db, const char *sql, int nparams, const char *const *params,
@@ -137,7 +188,17 @@ PGresult *of_db_exec(of_db *db, const char *sql, int nparams, const char *const 
         of_error_set(err, "not connected to PostgreSQL");
         return NULL;
     }
-    PGresult *r = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    int slot = db->prepare ? prepared(db, sql, err) : -1;
+    if (slot == -2)
+        return NULL;
+    PGresult *r;
+    if (slot >= 0) {
+        char name[16];
+        snprintf(name, sizeof name, "s%d", slot);
+        r = PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+    } else {
+        r = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    }
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return r;

@@ -1,6 +1,7 @@
 /* db.h — PostgreSQL access for the services: one connection per worker loop, reconnected
- * with backoff, parameterized statements only (PQexecParams; no SQL is ever built from
- * data), statement_timeout on every session, and a "reachable" flag for /readyz. */
+ * with backoff, parameterized statements only (PQexecParams, or prepared once per session
+ * and run by name; no SQL is ever built from data), statement_timeout on every session, and a
+ * "reachable" flag for /readyz. */
 #ifndef OF_DB_H
 #define OF_DB_H
 
@@ -16,6 +17,10 @@ void of_db_free(of_db *db); /* NULL allowed */
 
 /* Connects when not connected (one attempt). */
 int of_db_ensure(of_db *db, of_error *err) OF_MUST_CHECK;
+/* From now on each distinct statement text of_db_exec/of_db_run runs is prepared once per
+ * connection and executed by name (for a loop that runs the same few statements again and
+ * again: PostgreSQL skips parsing them). Only for constant statement texts. */
+void of_db_prepare_statements(of_db *db);
 /* Drops the connection; the next of_db_ensure reconnects. */
 void of_db_reset(of_db *db);
 bool of_db_reachable(const of_db *db); /* thread-safe; false after a connection failure */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "copy_rows.h"
+#include "json_fast.h"
 #include "money.h"
 #include "order_apply.h"
 
@@ -205,11 +206,15 @@ static void add_unique(json_t *set, const char *s)
         json_object_set_new(set, s, json_true());
 }
 
-/* Parses each row's JSON text and hands it to add. */
+/* Parses each row's JSON text (PostgreSQL's: valid UTF-8) and hands it to add. */
 static void each_row(PGresult *r, void (*add)(void *, json_t *), void *arg)
 {
     for (int row = 0; row < PQntuples(r); row++) {
-        json_t *o = json_loads(PQgetvalue(r, row, 0), 0, NULL);
+        const char *text = PQgetvalue(r, row, 0);
+        size_t len = (size_t)PQgetlength(r, row, 0);
+        json_t *o = of_json_fast_object(text, len); /* NULL: not its shape, jansson reads it */
+        if (!o)
+            o = json_loadb(text, len, 0, NULL);
         if (o)
             add(arg, o);
         json_decref(o);

@@ -183,6 +183,8 @@ int main(int argc, char **argv)
     }
     of_validator *v = of_validator_new(&err);
     of_db *db = of_db_new(cfg.database_url, cfg.db_statement_timeout_ms, "apply-bench");
+    if (db)
+        of_db_prepare_statements(db); /* as the consumer's lanes do */
     if (!v || !db || of_db_ensure(db, &err)) {
         fprintf(stderr, "apply_bench: %s\n", err.msg);
         return 1;
