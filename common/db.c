@@ -128,6 +128,10 @@ int of_db_ensure(of_db *db, of_error *err)
         return -1;
     if (of_db_run(db, "SET TIME ZONE 'UTC'", 0, NULL, err))
         return -1;
+    /* prepared statements are still planned for their arguments each time: a plan made once
+     * knows neither how many elements an array holds nor how large the tables grow */
+    if (db->prepare && of_db_run(db, "SET plan_cache_mode = force_custom_plan", 0, NULL, err))
+        return -1;
     return 0;
 }
 
