@@ -132,7 +132,7 @@ typedef struct node_entry {
     const json_t *schema; /* NULL: empty slot */
     const json_t *doc;    /* the document it belongs to */
     const json_t *k[KW_COUNT];
-    const json_t *ref_target, *ref_doc; /* $ref resolved when indexed; NULL: at validation */
+    const json_t *ref_target, *ref_doc; /* $ref resolved once its document is added */
     re_entry pattern; /* the compiled "pattern" (a copy of its cache entry); .re NULL: none */
 } node_entry;
 
@@ -1591,6 +1591,21 @@ static int index_schema(of_schema_registry *reg, const json_t *doc, const json_t
     return 0;
 }
 
+/* $refs into documents added after theirs: resolved now that one more is there, so that
+ * validation never resolves a $ref (a JSON pointer walk per use). */
+static void resolve_pending_refs(of_schema_registry *reg)
+{
+    for (size_t i = 0; i < reg->nodes_cap; i++) {
+        node_entry *n = &reg->nodes[i];
+        if (!n->schema || n->ref_target || !json_is_string(n->k[KW_REF]))
+            continue;
+        n->ref_doc = n->doc;
+        n->ref_target = resolve_ref(reg, n->doc, json_string_value(n->k[KW_REF]), &n->ref_doc);
+        if (!n->ref_target)
+            n->ref_doc = NULL;
+    }
+}
+
 int of_schema_registry_add(of_schema_registry *reg, json_t *doc, of_error *err)
 {
     if (!reg || !doc)
@@ -1634,5 +1649,6 @@ int of_schema_registry_add(of_schema_registry *reg, json_t *doc, of_error *err)
     reg->docs[reg->ndocs++] = (doc_entry){json_incref(doc), copy, name, name_len};
     /* without an index (out of memory) validation looks keywords up as it goes */
     (void)index_schema(reg, doc, doc, 0);
+    resolve_pending_refs(reg);
     return 0;
 }
