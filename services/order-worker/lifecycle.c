@@ -51,12 +51,25 @@ void lifecycle_created(order_ctx *ctx, of_item *it)
                        it->ev.subject);
         return;
     }
-    json_t *o = json_pack(
-        "{s:s,s:s,s:s,s:s,s:O,s:O,s:O,s:O,s:s,s:b,s:i,s:[],s:s,s:i}", "order_id", it->ev.subject,
-        "shop_id", order_str(d, "shop_id"), "buyer_id", order_str(d, "buyer_id"), "state", "unpaid",
-        "total", json_object_get(d, "total"), "postage", json_object_get(d, "postage"), "auction",
-        json_object_get(d, "auction"), "items", json_object_get(d, "items"), "created_at",
-        it->ev.time, "closed", 0, "version", 0, "struck_skus", "refunded", "0.00", "note_seq", 0);
+    /* built by hand, not with json_pack: the texts come from a decoded event (valid UTF-8,
+     * its schema gave every field), so nothing is checked again */
+    json_t *o = json_object();
+    static const char *const texts[] = {"order_id", "shop_id",    "buyer_id",
+                                        "state",    "created_at", "refunded"};
+    const char *values[] = {
+        it->ev.subject, order_str(d, "shop_id"), order_str(d, "buyer_id"), "unpaid", it->ev.time,
+        "0.00"};
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++)
+        json_object_set_new_nocheck(o, texts[i], json_string_nocheck(values[i]));
+    static const char *const shared[] = {"total", "postage", "auction", "items"};
+    for (size_t i = 0; i < sizeof shared / sizeof *shared; i++) {
+        json_t *v = json_object_get(d, shared[i]);
+        json_object_set_nocheck(o, shared[i], v ? v : json_null());
+    }
+    json_object_set_new_nocheck(o, "closed", json_false());
+    json_object_set_new_nocheck(o, "version", json_integer(0));
+    json_object_set_new_nocheck(o, "struck_skus", json_array());
+    json_object_set_new_nocheck(o, "note_seq", json_integer(0));
     order_put(ctx, it->ev.subject, o);
     close_if_remitted(ctx, it, o);
 }
