@@ -149,6 +149,102 @@ static int dump_cb(const char *buf, size_t size, void *data)
     return r->failed ? -1 : 0;
 }
 
+/* A JSON string (JSON escapes as jansson writes them, then the COPY escaping). */
+static void json_string_out(of_rows *r, const char *s, size_t n)
+{
+    escape_append(r, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        escape_append(r, s + run, i - run);
+        run = i + 1;
+        char esc[8];
+        switch (c) {
+        case '"':
+        case '\\':
+            esc[0] = '\\', esc[1] = (char)c, esc[2] = '\0';
+            break;
+        case '\b':
+            memcpy(esc, "\\b", 3);
+            break;
+        case '\f':
+            memcpy(esc, "\\f", 3);
+            break;
+        case '\n':
+            memcpy(esc, "\\n", 3);
+            break;
+        case '\r':
+            memcpy(esc, "\\r", 3);
+            break;
+        case '\t':
+            memcpy(esc, "\\t", 3);
+            break;
+        default:
+            snprintf(esc, sizeof esc, "\\u%04X", c);
+        }
+        escape_append(r, esc, strlen(esc));
+    }
+    escape_append(r, s + run, n - run);
+    escape_append(r, "\"", 1);
+}
+
+/* v as compact JSON text, COPY-escaped (what json_dumps(JSON_COMPACT) writes, without its
+ * callback per token and its printf per integer). Reals go through jansson. */
+static void json_out(of_rows *r, const json_t *v, int depth)
+{
+    char b[24], *start;
+    if (depth > 2048) { /* deeper than jansson itself nests: never from a parsed event */
+        r->failed = true;
+        return;
+    }
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        put(r, "{", 1);
+        json_t *o = (json_t *)v;
+        int first = 1;
+        for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it), first = 0) {
+            if (!first)
+                put(r, ",", 1);
+            json_string_out(r, json_object_iter_key(it), json_object_iter_key_len(it));
+            put(r, ":", 1);
+            json_out(r, json_object_iter_value(it), depth + 1);
+        }
+        put(r, "}", 1);
+        break;
+    }
+    case JSON_ARRAY:
+        put(r, "[", 1);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i)
+                put(r, ",", 1);
+            json_out(r, json_array_get(v, i), depth + 1);
+        }
+        put(r, "]", 1);
+        break;
+    case JSON_STRING:
+        json_string_out(r, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        start = format_int(b + sizeof b, (int64_t)json_integer_value(v));
+        put(r, start, (size_t)(b + sizeof b - start));
+        break;
+    case JSON_TRUE:
+        put(r, "true", 4);
+        break;
+    case JSON_FALSE:
+        put(r, "false", 5);
+        break;
+    case JSON_NULL:
+        put(r, "null", 4);
+        break;
+    default:
+        if (json_dump_callback(v, dump_cb, r, JSON_COMPACT | JSON_ENCODE_ANY))
+            r->failed = true;
+    }
+}
+
 void of_rows_json(of_rows *r, const json_t *v)
 {
     switch (v ? json_typeof(v) : JSON_NULL) {
@@ -169,12 +265,10 @@ void of_rows_json(of_rows *r, const json_t *v)
     case JSON_NULL:
         of_rows_null(r);
         break;
-    default: { /* object, array, real: JSON text, escaped piece by piece */
+    default: /* object, array, real: JSON text, escaped */
         sep(r);
-        if (json_dump_callback(v, dump_cb, r, JSON_COMPACT | JSON_ENCODE_ANY))
-            r->failed = true;
+        json_out(r, v, 0);
         break;
-    }
     }
 }
 

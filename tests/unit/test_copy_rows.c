@@ -65,6 +65,50 @@ static void test_copy_json(void)
     of_rows_free(&r);
 }
 
+/* What a JSON value's column must hold: jansson's compact text, COPY-escaped. */
+static char *copy_text_of(const json_t *v)
+{
+    char *js = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *out = malloc(2 * strlen(js) + 2), *o = out;
+    for (const char *p = js; *p; p++) {
+        if (*p == '\\' || *p == '\t' || *p == '\n' || *p == '\r')
+            *o++ = '\\';
+        *o++ = *p == '\t' ? 't' : *p == '\n' ? 'n' : *p == '\r' ? 'r' : *p;
+    }
+    *o++ = '\n';
+    *o = '\0';
+    free(js);
+    return out;
+}
+
+/* Objects and arrays are written by copy_rows.c itself: the same text as jansson's, for
+ * every escape, nesting, and kind of value (reals still through jansson). */
+static void test_json_text_like_jansson(void)
+{
+    json_t *v =
+        json_pack("{s:s,s:s,s:[i,i,I,f,b,b,n,{},[]],s:{s:{s:s}},s:s}", "ctl",
+                  "a\x01b\x1f\b\f\n\r\t\"\\/", "cjk", "上海市徐匯區 漕溪北路", "list", 0, -42,
+                  (json_int_t)INT64_MIN, 1.5, 1, 0, "nested", "deep", "x", "y", "empty", "");
+    CHECK(v != NULL);
+    of_rows r;
+    of_rows_init(&r);
+    of_rows_json(&r, v);
+    of_rows_end(&r);
+    char *want = copy_text_of(v);
+    CHECK_STR(r.buf, want);
+    free(want);
+    json_t *arr = json_pack("[s,[[[i]]]]", "\x7f", 3);
+    of_rows_reset(&r);
+    of_rows_json(&r, arr);
+    of_rows_end(&r);
+    want = copy_text_of(arr);
+    CHECK_STR(r.buf, want);
+    free(want);
+    json_decref(arr);
+    json_decref(v);
+    of_rows_free(&r);
+}
+
 static void test_array(void)
 {
     of_rows r;
@@ -133,6 +177,7 @@ int main(void)
 {
     test_copy_text();
     test_copy_json();
+    test_json_text_like_jansson();
     test_array();
     test_array_json();
     test_growth();
