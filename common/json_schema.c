@@ -1025,9 +1025,10 @@ static bool eval(eval_ctx *c, const json_t *schema, const json_t *doc, const jso
     const node_entry *node = node_find(c->reg, schema);
     if (node && node->doc != doc)
         node = NULL; /* the same object in another document: its $refs mean other things */
-    const json_t *kbuf[KW_COUNT] = {0};
+    const json_t *kbuf[KW_COUNT];
     const json_t *const *k = node ? node->k : kbuf;
     if (!node) { /* a schema that was not added to the registry */
+        memset(kbuf, 0, sizeof kbuf);
         json_t *s = (json_t *)schema;
         for (void *it = json_object_iter(s); it; it = json_object_iter_next(s, it)) {
             int i = kw_lookup(json_object_iter_key(it), json_object_iter_key_len(it));
