@@ -22,9 +22,20 @@ static void skip_ws(cursor *c)
 
 /* A string at c->p (after its opening quote): its bytes in *out (the input itself when it
  * has no escapes, else the scratch buffer) and length in *n. -1: not for the fast path. */
+/* Whether any of the 8 bytes in w is '"', '\\' or a control character (below 0x20). */
+static int special_byte(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    return (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & highs ? 1 : 0;
+}
+
 static int read_string(cursor *c, const char **out, size_t *n)
 {
     const char *s = c->p;
+    uint64_t w;
+    while (s + 8 <= c->end && (memcpy(&w, s, 8), !special_byte(w)))
+        s += 8; /* eight plain bytes at once; the loop below finds the one that ends it */
     while (s < c->end && *s != '"' && *s != '\\' && (unsigned char)*s >= 0x20)
         s++;
     if (s >= c->end || (unsigned char)*s < 0x20)

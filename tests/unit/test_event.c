@@ -423,6 +423,20 @@ static void test_utf8(void)
     CHECK(u("\xE4\x41\xB8") == 0); /* a continuation replaced by ASCII */
     CHECK(u("\xC3\xA9\xC3\xC3\xA9") == 2);
     CHECK(of_utf8_invalid_at("\xC3\xA9", 1) == 0); /* the length is honoured */
+
+    /* ASCII is skipped eight bytes at a time: a bad byte, or a good sequence, at every
+     * position of a word, and a bad byte in the tail shorter than a word */
+    char buf[40];
+    for (size_t at = 0; at < 24; at++) {
+        memset(buf, 'a', sizeof buf);
+        buf[at] = (char)0xFF;
+        CHECK(of_utf8_invalid_at(buf, sizeof buf) == (long)at);
+        CHECK(of_utf8_invalid_at(buf, at) == -1);
+        memcpy(buf + at, "\xE7\x8E\x8B", 3); /* 王 */
+        CHECK(of_utf8_invalid_at(buf, sizeof buf) == -1);
+        buf[at + 1] = 'a'; /* its continuation replaced by ASCII */
+        CHECK(of_utf8_invalid_at(buf, sizeof buf) == (long)at);
+    }
 }
 
 /* Regressions found by the fuzzer and review: every refusal reason is valid UTF-8 (it goes

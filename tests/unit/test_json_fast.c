@@ -51,6 +51,18 @@ static void test_taken(void)
     CHECK(agree_s("{\"addr\":\"上海市徐匯區漕溪北路1號\",\"k\":\"'; DROP TABLE orders; --\"}"));
     CHECK(agree_s("{\"big\":999999999999999999,\"neg\":-999999999999999999}"));
     CHECK(agree_s("{\"a\":{\"b\":{\"c\":[[[{\"d\":\"\"}]]]}}}"));
+    /* strings are scanned eight bytes at a time: an escape, the closing quote and a control
+     * character (declined) at every position of a word */
+    for (int at = 0; at < 20; at++) {
+        char s[64];
+        snprintf(s, sizeof s, "{\"k\":\"%.*s\\\"%s\"}", at, "abcdefghijklmnopqrstuvwxyz", "tail");
+        CHECK(agree_s(s));
+        snprintf(s, sizeof s, "{\"%.*s\":\"%.*s\"}", at, "abcdefghijklmnopqrstuvwxyz", at,
+                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+        CHECK(agree_s(s));
+        snprintf(s, sizeof s, "{\"k\":\"%.*s\tx\"}", at, "abcdefghijklmnopqrstuvwxyz");
+        CHECK(of_json_fast_object(s, strlen(s)) == NULL);
+    }
 }
 
 static void test_declined(void)
