@@ -149,45 +149,29 @@ static int dump_cb(const char *buf, size_t size, void *data)
     return r->failed ? -1 : 0;
 }
 
-/* A JSON string (JSON escapes as jansson writes them, then the COPY escaping). */
+/* A JSON string (JSON escapes as jansson writes them, then the COPY escaping). The runs
+ * between escapes hold no backslash or control character: nothing for COPY to escape. */
 static void json_string_out(of_rows *r, const char *s, size_t n)
 {
-    escape_append(r, "\"", 1);
+    static const char from[] = "\"\\\b\f\n\r\t", to[] = "\"\\bfnrt";
+    put(r, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        escape_append(r, s + run, i - run);
+        put(r, s + run, i - run);
         run = i + 1;
+        const char *hit = memchr(from, c, sizeof from - 1);
         char esc[8];
-        switch (c) {
-        case '"':
-        case '\\':
-            esc[0] = '\\', esc[1] = (char)c, esc[2] = '\0';
-            break;
-        case '\b':
-            memcpy(esc, "\\b", 3);
-            break;
-        case '\f':
-            memcpy(esc, "\\f", 3);
-            break;
-        case '\n':
-            memcpy(esc, "\\n", 3);
-            break;
-        case '\r':
-            memcpy(esc, "\\r", 3);
-            break;
-        case '\t':
-            memcpy(esc, "\\t", 3);
-            break;
-        default:
+        if (hit)
+            snprintf(esc, sizeof esc, "\\%c", to[hit - from]);
+        else
             snprintf(esc, sizeof esc, "\\u%04X", c);
-        }
         escape_append(r, esc, strlen(esc));
     }
-    escape_append(r, s + run, n - run);
-    escape_append(r, "\"", 1);
+    put(r, s + run, n - run);
+    put(r, "\"", 1);
 }
 
 /* v as compact JSON text, COPY-escaped (what json_dumps(JSON_COMPACT) writes, without its
