@@ -51,16 +51,13 @@ void lifecycle_created(order_ctx *ctx, of_item *it)
                        it->ev.subject);
         return;
     }
-    /* built by hand, not with json_pack: the texts come from a decoded event (valid UTF-8,
-     * its schema gave every field), so nothing is checked again */
     json_t *o = json_object();
     static const char *const texts[] = {"order_id", "shop_id",    "buyer_id",
                                         "state",    "created_at", "refunded"};
     const char *values[] = {
         it->ev.subject, order_str(d, "shop_id"), order_str(d, "buyer_id"), "unpaid", it->ev.time,
         "0.00"};
-    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++)
-        json_object_set_new_nocheck(o, texts[i], json_string_nocheck(values[i]));
+    set_texts(o, texts, values, sizeof texts / sizeof *texts);
     static const char *const shared[] = {"total", "postage", "auction", "items"};
     for (size_t i = 0; i < sizeof shared / sizeof *shared; i++) {
         json_t *v = json_object_get(d, shared[i]);

@@ -64,6 +64,10 @@ void order_ctx_free(order_ctx *ctx);
 /* The order the event names, or NULL after rejecting the event ("unknown order"). */
 json_t *order_for(order_ctx *ctx, of_item *it);
 const char *order_str(const json_t *o, const char *key); /* "" when absent */
+/* Sets obj[keys[i]] to values[i] (NULL: JSON null) for i < n, without checking the texts
+ * again: for rows built from decoded events and the note catalogue, known UTF-8 (json_pack
+ * parses its format and checks every text). */
+void set_texts(json_t *obj, const char *const *keys, const char *const *values, size_t n);
 /* o[key] = value (a string, or null for NULL), journaled. */
 void order_set_str(order_ctx *ctx, json_t *o, const char *key, const char *value);
 /* o[key] = value (stolen), journaled. */
