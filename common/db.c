@@ -155,6 +155,12 @@ static void failed(of_db *db, PGresult *r, of_error *err)
     }
 }
 
+/* The name of prepared statement slot i. */
+static void stmt_name(char name[16], int i)
+{
+    snprintf(name, 16, "s%d", i);
+}
+
 /* The slot of sql among the statements prepared on this connection, preparing it when new
  * (parse and analysis once per session, not per call); -1 when there is no room (run it
  * unprepared), -2 with err when PostgreSQL refused it. */
@@ -169,7 +175,7 @@ static int prepared(of_db *db, const char *sql, of_error *err)
     if (!copy)
         return -1;
     char name[16];
-    snprintf(name, sizeof name, "s%d", db->nstmts);
+    stmt_name(name, db->nstmts);
     PGresult *r = PQprepare(db->conn, name, sql, 0, NULL);
     if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
         failed(db, r, err);
@@ -198,7 +204,7 @@ PGresult *of_db_exec(of_db *db, const char *sql, int nparams, const char *const 
     PGresult *r;
     if (slot >= 0) {
         char name[16];
-        snprintf(name, sizeof name, "s%d", slot);
+        stmt_name(name, slot);
         r = PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
     } else {
         r = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
