@@ -23,15 +23,17 @@
 #include "kafka_conf.h"
 #include "log.h"
 #include "metrics.h"
+#include "rebalance.h"
 
 #define MAX_HEADERS 32
 
-/* What the lanes of one process share: their metrics, created once. */
+/* What the lanes of one process share: their metrics, created once, and a count. */
 typedef struct consumer_metrics {
     of_metric *consumed, *applied, *rejected, *invalid, *duplicates, *batches, *retries;
     of_metric *batch_seconds, *e2e_seconds, *db_up, *kafka_up, *assigned;
     pthread_mutex_t lag_mu;
-    of_metric *lag[64]; /* per partition, created when first seen (under lag_mu) */
+    of_metric *lag[64];  /* per partition, created when first seen (under lag_mu) */
+    atomic_int unsynced; /* lanes the group has not given a first assignment yet */
 } consumer_metrics;
 
 /* One lane: a Kafka consumer of the group with its own PostgreSQL session, run by a thread
@@ -55,11 +57,12 @@ typedef struct consumer {
     size_t done_cap;
     atomic_bool kafka_up;
     atomic_llong kafka_checked_ms;
-    atomic_llong beat_ms; /* when the lane's loop last turned (of_mono_ms) */
-    bool synced;          /* the group has given this lane an assignment (maybe empty) */
-    size_t fenced;        /* items of the batch another owner had handled */
-    int probe_left;       /* batches still to apply with dedupe_in_db (see apply_once) */
-    of_rows sql_a, sql_b; /* statement arguments, reused from batch to batch */
+    atomic_llong beat_ms;           /* when the lane's loop last turned (of_mono_ms) */
+    bool synced;                    /* the group has given this lane an assignment (maybe empty) */
+    of_rebalance_protocol protocol; /* the group's, as last seen (see rebalance.h) */
+    size_t fenced;                  /* items of the batch another owner had handled */
+    int probe_left;                 /* batches still to apply with dedupe_in_db (see apply_once) */
+    of_rows sql_a, sql_b;           /* statement arguments, reused from batch to batch */
     /* per partition (< 64): the offset it was assigned at, from PostgreSQL; -1 when not
      * assigned. Until a message of it is taken, that is its position to commit to Kafka. */
     int64_t assigned_at[64];
@@ -272,8 +275,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     consumer *c = opaque;
-    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (!c->synced) {
+            of_info("lane %d: joined the group", c->lane);
+            atomic_fetch_sub(&c->m->unsynced, 1);
+        }
         c->synced = true;
         of_error err;
         for (int attempt = 0; load_offsets(c, parts, &err); attempt++) {
@@ -289,13 +295,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
             if (parts->elems[k].partition >= 0 && parts->elems[k].partition < 64)
                 c->assigned_at[parts->elems[k].partition] = parts->elems[k].offset;
         }
-        if (cooperative) {
-            rd_kafka_error_t *ke = rd_kafka_incremental_assign(rk, parts);
-            if (ke)
-                rd_kafka_error_destroy(ke);
-        } else {
-            rd_kafka_assign(rk, parts);
-        }
+        of_rebalance_assign(rk, parts, &c->protocol);
         of_metric_add(c->m->assigned, parts->cnt);
     } else {
         of_info("lane %d: %d partition(s) revoked%s", c->lane, parts->cnt,
@@ -314,15 +314,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                 pthread_mutex_unlock(&c->m->lag_mu);
             }
         }
-        if (cooperative) {
-            rd_kafka_error_t *ke = rd_kafka_incremental_unassign(rk, parts);
-            if (ke)
-                rd_kafka_error_destroy(ke);
-            of_metric_add(c->m->assigned, -parts->cnt);
-        } else {
-            rd_kafka_assign(rk, NULL);
-            of_metric_add(c->m->assigned, -parts->cnt); /* the lane's all; others keep theirs */
-        }
+        /* a lane's increment, or its all (eager): other lanes keep theirs either way */
+        of_rebalance_revoke(rk, parts, &c->protocol);
+        of_metric_add(c->m->assigned, -parts->cnt);
     }
 }
 
@@ -1038,6 +1032,27 @@ static void consumer_free(consumer *c)
     of_validator_free(c->validator);
 }
 
+/* Before the lanes leave the group. librdkafka 2.0 (Debian 12) can crash closing a
+ * cooperative-sticky consumer that the group has not given its first assignment yet (its
+ * issue #4312, fixed in 2.3): a worker stopped while a lane's first join was in flight
+ * died of a segfault in librdkafka's own thread (1 stop in about 300 in a loop that stops
+ * a worker while its second lane joins). So a stopping lane serves the group until every
+ * lane of the process has had its first assignment; all must poll, since the group waits
+ * for each member's rejoin. At most 15 s; then they close anyway. What is polled meanwhile
+ * is dropped unapplied: the partitions' next owner starts from PostgreSQL's offsets. */
+static void lane_await_first_assignments(consumer *c)
+{
+    int64_t deadline = of_mono_ms() + 15000;
+    while (atomic_load(&c->m->unsynced) > 0 && of_mono_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 100);
+        if (m)
+            rd_kafka_message_destroy(m);
+        lane_beat(c);
+    }
+    if (!c->synced)
+        of_warn("lane %d: leaving the group before it gave the lane an assignment", c->lane);
+}
+
 /* The lane's thread: collect, decode, apply and commit until a stop is requested. */
 static void *lane_run(void *arg)
 {
@@ -1096,6 +1111,7 @@ static void *lane_run(void *arg)
             last_ping = of_mono_ms();
         }
     }
+    lane_await_first_assignments(c);
     return NULL;
 }
 
@@ -1120,6 +1136,7 @@ int of_consumer_run(const of_config *cfg, const of_consumer_spec *spec, volatile
     int n = cfg->consumer_lanes ? cfg->consumer_lanes : spec->lanes > 0 ? spec->lanes : 1;
     consumer_metrics m = {0};
     metrics_setup(&m, spec);
+    atomic_store(&m.unsynced, n);
     lanes l = {calloc((size_t)n, sizeof(consumer)), 0};
     if (!l.lane)
         return of_error_set(err, "out of memory");
@@ -1140,11 +1157,16 @@ int of_consumer_run(const of_config *cfg, const of_consumer_spec *spec, volatile
     }
     pthread_t threads[64];
     int started = 0;
-    for (; rc == 0 && started < l.n; started++)
+    while (rc == 0 && started < l.n) {
         if (pthread_create(&threads[started], NULL, lane_run, &l.lane[started]))
             rc = of_error_set(err, "cannot start lane %d", started);
-    if (rc)
-        *stop = 1; /* the lanes already running end their batch and return */
+        else
+            started++;
+    }
+    if (rc) {
+        atomic_store(&m.unsynced, 0); /* no lane waits for one that never ran */
+        *stop = 1;                    /* the lanes already running end their batch and return */
+    }
     /* /healthz stays green while every lane's loop turns (a lane waiting on PostgreSQL
      * beats from its retry loop); a lane that failed stops the others */
     while (started && !*stop) {
