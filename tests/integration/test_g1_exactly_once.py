@@ -45,6 +45,7 @@ def test_exactly_once_across_three_kill_9(db, publisher, workers, ids):
         wait_until(lambda: progress() >= goal, 300, f"{goal} events applied before kill {n + 1}",
                    interval=0.02, running=[w])
         w.kill()
+        wait_until(lambda: _sessions(db) == 0, 30, f"the sessions of the worker killed ({n + 1})")
         done = progress()
         assert done < total, (f"the worker finished before kill {n + 1}: it cannot be "
                               f"killed mid-flow (raise ORDERS)")
@@ -63,6 +64,14 @@ def test_exactly_once_across_three_kill_9(db, publisher, workers, ids):
     print(f"\npublished {total} events in {publish_s:.1f} s; killed (-9) at "
           f"{', '.join(f'{m}' for m in marks)} applied; all applied once in {drain_s:.1f} s "
           f"(3 restarts included)")
+
+
+def _sessions(db):
+    """The order-worker's PostgreSQL sessions. After a kill -9 a backend still finishes a
+    COMMIT it had received (and only then notices its client is gone): the effects are
+    final once the killed worker's sessions have ended."""
+    return db.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                     "'order-worker' AND datname = current_database()")
 
 
 def _lock_waiters(db):
