@@ -32,8 +32,9 @@ typedef struct consumer_metrics {
     of_metric *consumed, *applied, *rejected, *invalid, *duplicates, *batches, *retries;
     of_metric *batch_seconds, *e2e_seconds, *db_up, *kafka_up, *assigned;
     pthread_mutex_t lag_mu;
-    of_metric *lag[64];  /* per partition, created when first seen (under lag_mu) */
-    atomic_int unsynced; /* lanes the group has not given a first assignment yet */
+    of_metric *lag[64];             /* per partition, created when first seen (under lag_mu) */
+    atomic_int unsynced;            /* lanes the group has not given a first assignment yet */
+    atomic_int db_down, kafka_down; /* lanes that cannot reach PostgreSQL, Kafka */
 } consumer_metrics;
 
 /* One lane: a Kafka consumer of the group with its own PostgreSQL session, run by a thread
@@ -55,7 +56,7 @@ typedef struct consumer {
     size_t next_cap;
     of_batch done; /* the one applied before, freed on that thread too */
     size_t done_cap;
-    atomic_bool kafka_up;
+    atomic_bool db_up, kafka_up; /* this lane's view; the gauges are the lanes' together */
     atomic_llong kafka_checked_ms;
     atomic_llong beat_ms;           /* when the lane's loop last turned (of_mono_ms) */
     bool synced;                    /* the group has given this lane an assignment (maybe empty) */
@@ -74,6 +75,25 @@ typedef struct consumer {
 static void lane_beat(consumer *c)
 {
     atomic_store(&c->beat_ms, of_mono_ms());
+}
+
+/* A lane's view of PostgreSQL or Kafka: the process's gauge is 1 only while every lane
+ * reaches it (a lane whose session is down holds its partitions back). */
+static void lane_reaches(atomic_bool *mine, atomic_int *down, of_metric *gauge, bool up)
+{
+    if (atomic_exchange(mine, up) != up)
+        atomic_fetch_add(down, up ? -1 : 1);
+    of_metric_set(gauge, atomic_load(down) == 0);
+}
+
+static void set_db_up(consumer *c, bool up)
+{
+    lane_reaches(&c->db_up, &c->m->db_down, c->m->db_up, up);
+}
+
+static void set_kafka_up(consumer *c, bool up)
+{
+    lane_reaches(&c->kafka_up, &c->m->kafka_down, c->m->kafka_up, up);
 }
 
 void of_item_reject(of_item *it, const char *fmt, ...)
@@ -120,8 +140,8 @@ static void metrics_setup(consumer_metrics *m, const of_consumer_spec *spec)
     m->e2e_seconds = of_histogram("orderflow_event_latency_seconds",
                                   "Publish (Kafka timestamp) to committed in PostgreSQL", l,
                                   e2e_buckets, sizeof e2e_buckets / sizeof e2e_buckets[0]);
-    m->db_up = of_gauge("orderflow_db_up", "1 when PostgreSQL is reachable", NULL);
-    m->kafka_up = of_gauge("orderflow_kafka_up", "1 when a Kafka broker is reachable", NULL);
+    m->db_up = of_gauge("orderflow_db_up", "1 when every lane reaches PostgreSQL", NULL);
+    m->kafka_up = of_gauge("orderflow_kafka_up", "1 when every lane reaches a Kafka broker", NULL);
     m->assigned = of_gauge("orderflow_partitions_assigned", "Partitions this process owns", l);
 }
 
@@ -324,10 +344,8 @@ static void error_cb(rd_kafka_t *rk, int e, const char *reason, void *opaque)
 {
     (void)rk;
     consumer *c = opaque;
-    if (e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
-        atomic_store(&c->kafka_up, false);
-        of_metric_set(c->m->kafka_up, 0);
-    }
+    if (e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        set_kafka_up(c, false);
     of_warn("kafka: %s", reason);
 }
 
@@ -340,8 +358,7 @@ static bool ready_cb(void *ctx, char *reason, size_t sz)
         bool up = rd_kafka_metadata(c->rk, 0, NULL, &md, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR;
         if (md)
             rd_kafka_metadata_destroy(md);
-        atomic_store(&c->kafka_up, up);
-        of_metric_set(c->m->kafka_up, up);
+        set_kafka_up(c, up);
         atomic_store(&c->kafka_checked_ms, t);
     }
     bool db = of_db_reachable(c->db), kafka = atomic_load(&c->kafka_up);
@@ -815,7 +832,7 @@ static int process_batch(consumer *c)
     of_error err;
     for (int attempt = 0; apply_once(c, &err); attempt++) {
         of_metric_add(c->m->retries, 1);
-        of_metric_set(c->m->db_up, of_db_reachable(c->db));
+        set_db_up(c, of_db_reachable(c->db));
         of_warn("batch of %zu event(s) not committed, will retry: %s", c->batch.n, err.msg);
         if (*c->stop && attempt >= 5) {
             of_err("stopping with %zu event(s) not committed; they will be consumed again",
@@ -825,7 +842,7 @@ static int process_batch(consumer *c)
         of_backoff_sleep(attempt);
         lane_beat(c);
     }
-    of_metric_set(c->m->db_up, 1);
+    set_db_up(c, true);
     int64_t done = of_wall_ms();
     double applied = 0, rejected = 0, invalid = 0, dup = 0;
     for (size_t i = 0; i < c->batch.n; i++) {
@@ -917,7 +934,8 @@ static void collect(consumer *c, of_batch *b, size_t *cap, int wait)
                 return;
             continue;
         }
-        atomic_store(&c->kafka_up, true);
+        if (!atomic_load(&c->kafka_up))
+            set_kafka_up(c, true);
         if (batch_push(b, cap, c->spec->topic, m)) {
             rd_kafka_message_destroy(m);
             return;
@@ -1004,7 +1022,6 @@ static int consumer_start(consumer *c, int lanes, of_error *err)
     rd_kafka_topic_partition_list_destroy(topics);
     if (e)
         return of_error_set(err, "cannot subscribe to %s: %s", c->spec->topic, rd_kafka_err2str(e));
-    atomic_store(&c->kafka_up, true);
     of_info("lane %d consuming %s as group %s", c->lane, c->spec->topic, c->group);
     return 0;
 }
@@ -1063,7 +1080,7 @@ static void *lane_run(void *arg)
     of_error e;
     if (of_db_ensure(c->db, &e))
         of_warn("lane %d: %s", c->lane, e.msg);
-    of_metric_set(c->m->db_up, of_db_reachable(c->db));
+    set_db_up(c, of_db_reachable(c->db));
     int64_t last_ping = of_mono_ms();
     while (c->rc == 0 && !*c->stop) {
         lane_beat(c);
@@ -1108,7 +1125,7 @@ static void *lane_run(void *arg)
             /* and keep the readiness flag true to PostgreSQL's state */
             if (of_db_ensure(c->db, &e) || of_db_run(c->db, "SELECT 1", 0, NULL, &e))
                 of_warn("%s", e.msg);
-            of_metric_set(c->m->db_up, of_db_reachable(c->db));
+            set_db_up(c, of_db_reachable(c->db));
             last_ping = of_mono_ms();
         }
     }
@@ -1148,6 +1165,8 @@ int of_consumer_run(const of_config *cfg, const of_consumer_spec *spec, volatile
         for (int p = 0; p < 64; p++)
             c->assigned_at[p] = -1;
         atomic_store(&c->beat_ms, of_mono_ms());
+        atomic_store(&c->db_up, true); /* until the lane finds otherwise */
+        atomic_store(&c->kafka_up, true);
         rc = consumer_start(c, n, err);
     }
     of_health *health = NULL;

@@ -44,11 +44,15 @@ def test_postgres_outage_nothing_lost(db, workers, ids, pg_server):
                                   "/readyz to say 503 with PostgreSQL down", running=[worker])
         assert "PostgreSQL" in body, f"/readyz should name the cause: {body}"
         not_ready_after = time.monotonic() - down
+        db_up = []
         while time.monotonic() - down < OUTAGE_S:
             worker.check_running("during the PostgreSQL outage")
             assert worker.get("/readyz")[0] == 503, "ready while PostgreSQL is down"
             assert worker.get("/healthz")[0] == 200, "/healthz failed: the worker is alive"
+            db_up.append(worker.metric("orderflow_db_up"))
             time.sleep(1)
+        # 0 once the lanes have noticed (each lane's failed batch or ping), to the end
+        assert db_up[-5:] == [0] * 5, f"orderflow_db_up during the outage: {db_up}"
         assert flow.is_alive(), "the publisher stopped during the outage"
     finally:
         if not pg_server.running():
