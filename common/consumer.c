@@ -67,6 +67,10 @@ typedef struct consumer {
     /* per partition (< 64): the offset it was assigned at, from PostgreSQL; -1 when not
      * assigned. Until a message of it is taken, that is its position to commit to Kafka. */
     int64_t assigned_at[64];
+    /* per partition (< 64): the next offset after what this lane applied, to commit to Kafka
+     * (-1: nothing applied since it was assigned), and when the lane last committed */
+    int64_t applied_next[64];
+    int64_t kafka_commit_ms;
     consumer_metrics *m;
     atomic_int rc; /* the lane's result (read by the process's thread), and err when it failed */
     of_error err;
@@ -328,6 +332,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
             int32_t p = parts->elems[k].partition;
             if (p >= 0 && p < 64) {
                 c->assigned_at[p] = -1;
+                c->applied_next[p] = -1;
                 pthread_mutex_lock(&c->m->lag_mu);
                 if (c->m->lag[p])
                     of_metric_set(c->m->lag[p], 0);
@@ -749,22 +754,35 @@ int of_batch_commit(of_db *db, const char *group, const char *topic, of_apply_fn
     return rc;
 }
 
-/* Tells Kafka where the group stands too, so lag is visible to tools (and KEDA); PostgreSQL
- * stays the source of truth. */
+/* How often a busy lane tells Kafka where it stands. Kafka's copy of the offsets is for
+ * tools (lag for KEDA, kafka-consumer-groups.sh); PostgreSQL's is the truth. Once a batch,
+ * as before, meant hundreds of OffsetCommit requests a second for the broker, and in a
+ * rebalance as many refusals, each a warning ("Specified group generation id is not
+ * valid": 156 in 2 s in one worker's log of test_g3's moving partitions; 2 to 6 now). */
+#define KAFKA_COMMIT_MS 1000
+
+/* Notes the batch just committed in PostgreSQL as applied, partition by partition. */
+static void note_applied(consumer *c)
+{
+    for (size_t i = 0; i < c->batch.n; i++) {
+        const of_item *it = &c->batch.items[i];
+        if (it->partition >= 0 && it->partition < 64 &&
+            it->offset + 1 > c->applied_next[it->partition])
+            c->applied_next[it->partition] = it->offset + 1;
+    }
+}
+
+/* Commits what the lane applied to Kafka (asynchronously). */
 static void commit_to_kafka(consumer *c)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
-    for (size_t i = 0; i < c->batch.n; i++) {
-        const of_item *it = &c->batch.items[i];
-        rd_kafka_topic_partition_t *tp =
-            rd_kafka_topic_partition_list_find(l, it->topic, it->partition);
-        if (!tp)
-            tp = rd_kafka_topic_partition_list_add(l, it->topic, it->partition);
-        if (it->offset + 1 > tp->offset)
-            tp->offset = it->offset + 1;
-    }
-    rd_kafka_commit(c->rk, l, 1);
+    for (int32_t p = 0; p < 64; p++)
+        if (c->applied_next[p] >= 0)
+            rd_kafka_topic_partition_list_add(l, c->spec->topic, p)->offset = c->applied_next[p];
+    if (l->cnt)
+        rd_kafka_commit(c->rk, l, 1);
     rd_kafka_topic_partition_list_destroy(l);
+    c->kafka_commit_ms = of_mono_ms();
 }
 
 /* orderflow_consumer_lag{partition}: the partition's high watermark (as last fetched, no
@@ -882,7 +900,9 @@ static int process_batch(consumer *c)
         of_warn("%zu event(s) were already handled by a previous owner of their partition: "
                 "skipped",
                 c->fenced);
-    commit_to_kafka(c);
+    note_applied(c);
+    if (of_mono_ms() - c->kafka_commit_ms >= KAFKA_COMMIT_MS)
+        commit_to_kafka(c);
     return 0;
 }
 
@@ -1129,6 +1149,7 @@ static void *lane_run(void *arg)
             last_ping = of_mono_ms();
         }
     }
+    commit_to_kafka(c);
     lane_await_first_assignments(c);
     return NULL;
 }
@@ -1163,7 +1184,7 @@ int of_consumer_run(const of_config *cfg, const of_consumer_spec *spec, volatile
         consumer *c = &l.lane[l.n];
         *c = (consumer){.cfg = cfg, .spec = spec, .stop = stop, .lane = l.n, .m = &m};
         for (int p = 0; p < 64; p++)
-            c->assigned_at[p] = -1;
+            c->assigned_at[p] = c->applied_next[p] = -1;
         atomic_store(&c->beat_ms, of_mono_ms());
         atomic_store(&c->db_up, true); /* until the lane finds otherwise */
         atomic_store(&c->kafka_up, true);

@@ -190,7 +190,7 @@ def test_replicas_join_leave_and_crash_while_events_flow(request, db, workers, i
                f"the group's stored offsets to reach the end offsets {ends}",
                interval=0.5, running=running)
     drained_s = round(time.monotonic() - t_start, 1)
-    # The same in Kafka, where KEDA reads the lag (committed there after each batch).
+    # The same in Kafka, where KEDA reads the lag (committed there every second, and when idle).
     try:
         wait_until(lambda: kafka_committed(group, ends) == ends, 15,
                    "the offsets committed to Kafka to reach the end", interval=1)
