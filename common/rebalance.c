@@ -1,6 +1,7 @@
 /* rebalance.c — the calls that answer a rebalance (see rebalance.h). */
 #include "rebalance.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "log.h"
@@ -14,46 +15,37 @@ of_rebalance_protocol of_rebalance_protocol_of(const char *name, of_rebalance_pr
     return *last;
 }
 
-static int refused(const char *what, const char *reason)
+/* Takes (take) or gives up the partitions, by the protocol in use. */
+static int hand_over(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts, bool take,
+                     of_rebalance_protocol *last)
 {
-    of_warn("kafka refused to %s partitions in a rebalance: %s", what, reason);
-    return -1;
+    const char *reason = NULL;
+    rd_kafka_error_t *ke = NULL;
+    if (of_rebalance_protocol_of(rd_kafka_rebalance_protocol(rk), last) ==
+        OF_REBALANCE_COOPERATIVE) {
+        ke = take ? rd_kafka_incremental_assign(rk, parts)
+                  : rd_kafka_incremental_unassign(rk, parts);
+        reason = ke ? rd_kafka_error_string(ke) : NULL;
+    } else {
+        rd_kafka_resp_err_t e = rd_kafka_assign(rk, take ? parts : NULL); /* NULL: all */
+        reason = e ? rd_kafka_err2str(e) : NULL;
+    }
+    if (reason)
+        of_warn("kafka refused to %s partitions in a rebalance: %s", take ? "take" : "give up",
+                reason);
+    if (ke)
+        rd_kafka_error_destroy(ke);
+    return reason ? -1 : 0;
 }
 
 int of_rebalance_assign(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts,
                         of_rebalance_protocol *last)
 {
-    int rc = 0;
-    if (of_rebalance_protocol_of(rd_kafka_rebalance_protocol(rk), last) ==
-        OF_REBALANCE_COOPERATIVE) {
-        rd_kafka_error_t *ke = rd_kafka_incremental_assign(rk, parts);
-        if (ke) {
-            rc = refused("take", rd_kafka_error_string(ke));
-            rd_kafka_error_destroy(ke);
-        }
-    } else {
-        rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
-        if (e)
-            rc = refused("take", rd_kafka_err2str(e));
-    }
-    return rc;
+    return hand_over(rk, parts, true, last);
 }
 
 int of_rebalance_revoke(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts,
                         of_rebalance_protocol *last)
 {
-    int rc = 0;
-    if (of_rebalance_protocol_of(rd_kafka_rebalance_protocol(rk), last) ==
-        OF_REBALANCE_COOPERATIVE) {
-        rd_kafka_error_t *ke = rd_kafka_incremental_unassign(rk, parts);
-        if (ke) {
-            rc = refused("give up", rd_kafka_error_string(ke));
-            rd_kafka_error_destroy(ke);
-        }
-    } else {
-        rd_kafka_resp_err_t e = rd_kafka_assign(rk, NULL);
-        if (e)
-            rc = refused("give up", rd_kafka_err2str(e));
-    }
-    return rc;
+    return hand_over(rk, parts, false, last);
 }
