@@ -20,8 +20,6 @@ static void skip_ws(cursor *c)
         c->p++;
 }
 
-/* A string at c->p (after its opening quote): its bytes in *out (the input itself when it
- * has no escapes, else the scratch buffer) and length in *n. -1: not for the fast path. */
 /* Whether any of the 8 bytes in w is '"', '\\' or a control character (below 0x20). */
 static int special_byte(uint64_t w)
 {
@@ -30,6 +28,8 @@ static int special_byte(uint64_t w)
     return (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & highs ? 1 : 0;
 }
 
+/* A string at c->p (after its opening quote): its bytes in *out (the input itself when it
+ * has no escapes, else the scratch buffer) and length in *n. -1: not for the fast path. */
 static int read_string(cursor *c, const char **out, size_t *n)
 {
     const char *s = c->p;

@@ -1074,12 +1074,10 @@ static bool eval(eval_ctx *c, const json_t *schema, const json_t *doc, const jso
 
     if (json_is_string(k[KW_REF])) {
         const char *ref = json_string_value(k[KW_REF]);
-        const json_t *target_doc = doc;
+        const json_t *target_doc = node && node->ref_target ? node->ref_doc : doc;
         const json_t *target = node && node->ref_target
                                    ? node->ref_target
                                    : resolve_ref(c->reg, doc, ref, &target_doc);
-        if (node && node->ref_target)
-            target_doc = node->ref_doc;
         if (!target)
             return fail(err, path, "cannot resolve $ref '%s'", ref);
         if (!eval(c, target, target_doc, inst, path, title, depth + 1, err))
@@ -1559,12 +1557,6 @@ static int index_schema(of_schema_registry *reg, const json_t *doc, const json_t
         if (kw >= 0)
             n.k[kw] = json_object_iter_value(it);
     }
-    if (json_is_string(n.k[KW_REF])) {
-        n.ref_doc = doc;
-        n.ref_target = resolve_ref(reg, doc, json_string_value(n.k[KW_REF]), &n.ref_doc);
-        if (!n.ref_target)
-            n.ref_doc = NULL;
-    }
     if (json_is_string(n.k[KW_PATTERN])) {
         const re_entry *e =
             re_find(reg, json_string_value(n.k[KW_PATTERN]), json_string_length(n.k[KW_PATTERN]));
@@ -1592,8 +1584,9 @@ static int index_schema(of_schema_registry *reg, const json_t *doc, const json_t
     return 0;
 }
 
-/* $refs into documents added after theirs: resolved now that one more is there, so that
- * validation never resolves a $ref (a JSON pointer walk per use). */
+/* The $refs not resolved yet, the new document's and those into documents added after
+ * theirs: resolved when each document is added, so that validation never resolves a $ref
+ * (a JSON pointer walk per use). */
 static void resolve_pending_refs(of_schema_registry *reg)
 {
     for (size_t i = 0; i < reg->nodes_cap; i++) {
