@@ -772,13 +772,18 @@ static void note_applied(consumer *c)
     }
 }
 
-/* Commits what the lane applied to Kafka (asynchronously). */
+/* Commits where each assigned partition stands to Kafka (asynchronously): after what the
+ * lane applied, or, with nothing applied since the assignment (its previous owner applied
+ * it all, say, and that owner's commit was refused in the rebalance), the offset it was
+ * assigned at, from PostgreSQL. */
 static void commit_to_kafka(consumer *c)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
-    for (int32_t p = 0; p < 64; p++)
-        if (c->applied_next[p] >= 0)
-            rd_kafka_topic_partition_list_add(l, c->spec->topic, p)->offset = c->applied_next[p];
+    for (int32_t p = 0; p < 64; p++) {
+        int64_t at = c->applied_next[p] >= 0 ? c->applied_next[p] : c->assigned_at[p];
+        if (at >= 0)
+            rd_kafka_topic_partition_list_add(l, c->spec->topic, p)->offset = at;
+    }
     if (l->cnt)
         rd_kafka_commit(c->rk, l, 1);
     rd_kafka_topic_partition_list_destroy(l);
@@ -812,32 +817,6 @@ static void update_lag(consumer *c)
             pthread_mutex_unlock(&c->m->lag_mu);
             of_metric_set(lag, (double)(hi > tp->offset ? hi - tp->offset : 0));
         }
-    }
-    rd_kafka_topic_partition_list_destroy(parts);
-}
-
-/* Commits the current position of every assigned partition to Kafka (asynchronously). */
-static void commit_positions(consumer *c)
-{
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    if (rd_kafka_assignment(c->rk, &parts) || !parts)
-        return;
-    if (parts->cnt && rd_kafka_position(c->rk, parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        rd_kafka_topic_partition_list_t *known = rd_kafka_topic_partition_list_new(parts->cnt);
-        for (int i = 0; i < parts->cnt; i++) {
-            int64_t at = parts->elems[i].offset;
-            int32_t p = parts->elems[i].partition;
-            /* nothing taken since the assignment (e.g. its previous owner applied it all,
-             * and that owner's commit was refused in the rebalance): the assigned offset,
-             * from PostgreSQL, is where it stands */
-            if (at < 0 && p >= 0 && p < 64)
-                at = c->assigned_at[p];
-            if (at >= 0)
-                rd_kafka_topic_partition_list_add(known, parts->elems[i].topic, p)->offset = at;
-        }
-        if (known->cnt)
-            rd_kafka_commit(c->rk, known, 1);
-        rd_kafka_topic_partition_list_destroy(known);
     }
     rd_kafka_topic_partition_list_destroy(parts);
 }
@@ -1137,10 +1116,9 @@ static void *lane_run(void *arg)
             c->next_cap = tc;
             last_ping = of_mono_ms();
         } else if (of_mono_ms() - last_ping > 2000) {
-            /* idle: everything taken is applied, so the positions are what PostgreSQL holds;
-             * tell Kafka again (a commit made during a rebalance may have been refused, and
-             * lag-based autoscaling reads Kafka's offsets) */
-            commit_positions(c);
+            /* idle: tell Kafka again (a commit made during a rebalance may have been
+             * refused, and lag-based autoscaling reads Kafka's offsets) */
+            commit_to_kafka(c);
             update_lag(c);
             /* and keep the readiness flag true to PostgreSQL's state */
             if (of_db_ensure(c->db, &e) || of_db_run(c->db, "SELECT 1", 0, NULL, &e))
